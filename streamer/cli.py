@@ -1,0 +1,46 @@
+"""The ``streamer`` command. Each sub-command lives in its own module exposing
+``add_arguments(parser)`` and ``run(args) -> int``; modules are imported only when used, so
+``streamer kafka up`` does not import Faust and nothing does I/O at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "worker": ("streamer.shell.worker", "run the Faust worker (consume, detect, emit alerts)"),
+    "simulate": ("streamer.sim.command", "produce a labelled simulated traffic stream"),
+    "tail": ("streamer.shell.tail", "print alerts from the extraction-risk topic as they arrive"),
+    "evaluate": ("streamer.evaluation.command", "score detection on simulated scenarios"),
+    "demo": ("streamer.shell.demo", "broker + worker + attack simulation, alerts shown live"),
+    "kafka": ("streamer.shell.localkafka", "start/stop/check the local Kafka broker"),
+    "topics": ("streamer.shell.topics", "create the topics streamer uses"),
+    "feedback": ("streamer.shell.feedback", "send an analyst verdict to the feedback topic"),
+}
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """Build the parser; only the chosen sub-command's module is imported."""
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    parser = argparse.ArgumentParser(prog="streamer", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        if name == chosen:
+            importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
+    module = importlib.import_module(args._module)
+    return int(module.run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

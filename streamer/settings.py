@@ -1,0 +1,126 @@
+"""One frozen settings object, read from the environment once, at the edge.
+
+The pure core never reads the environment; the shell builds :class:`Settings` with
+:meth:`Settings.from_env` and passes what the core needs explicitly.
+
+>>> s = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "k1:9092,k2:9092", "STREAMER_ALERTS_TOPIC": "a"})
+>>> s.bootstrap_servers, s.alerts_topic, s.input_topic
+('k1:9092,k2:9092', 'a', 'inference-events')
+>>> s.local_broker
+False
+>>> Settings.from_env({}).bootstrap_servers
+'127.0.0.1:19092'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+from streamer.errors import ConfigError
+
+DEFAULT_LOCAL_PORT = 19092
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable, with its environment variable in the field's docstring table.
+
+    ==============================  ====================================  ==========================
+    field                           environment variable                  default
+    ==============================  ====================================  ==========================
+    bootstrap_servers               KAFKA_BOOTSTRAP_SERVERS               127.0.0.1:$KAFKA_PORT
+    input_topic                     STREAMER_INPUT_TOPIC                  inference-events
+    alerts_topic                    STREAMER_ALERTS_TOPIC                 extraction-risk
+    dlq_topic                       STREAMER_DLQ_TOPIC                    inference-events-dlq
+    features_topic                  STREAMER_FEATURES_TOPIC               customer-features
+    feedback_topic                  STREAMER_FEEDBACK_TOPIC               extraction-feedback
+    app_id                          STREAMER_APP_ID                       streamer
+    ==============================  ====================================  ==========================
+    """
+
+    bootstrap_servers: str = f"127.0.0.1:{DEFAULT_LOCAL_PORT}"
+    local_broker: bool = True
+    input_topic: str = "inference-events"
+    alerts_topic: str = "extraction-risk"
+    dlq_topic: str = "inference-events-dlq"
+    features_topic: str = "customer-features"
+    feedback_topic: str = "extraction-feedback"
+    app_id: str = "streamer"
+    partitions: int = 4
+    replication_factor: int = 1
+    store: str = "rocksdb://"
+    data_dir: str = ".local/worker"
+    web_port: int = 6066
+    web_host: str = "127.0.0.1"
+    processing_guarantee: str = "at_least_once"
+    group_instance_id: str = ""
+    batch_size: int = 500
+    batch_within_s: float = 0.5
+    model_snapshot_interval_s: float = 30.0
+    max_message_bytes: int = 1_000_000
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = ""
+    sasl_username: str = ""
+    sasl_password: str = ""
+    ssl_cafile: str = ""
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``env`` (default: ``os.environ``); unknown variables are ignored."""
+        env = os.environ if env is None else env
+        port = env.get("KAFKA_PORT", str(DEFAULT_LOCAL_PORT))
+        external = env.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+        values: dict[str, object] = {
+            "bootstrap_servers": external or f"127.0.0.1:{port}",
+            "local_broker": not external,
+        }
+        for f in fields(cls):
+            if f.name in values:
+                continue
+            key = "STREAMER_" + f.name.upper()
+            if key not in env:
+                continue
+            raw = env[key]
+            try:
+                if isinstance(f.default, bool):
+                    values[f.name] = raw.strip().lower() in {"1", "true", "yes", "on"}
+                elif isinstance(f.default, int):
+                    values[f.name] = int(raw)
+                elif isinstance(f.default, float):
+                    values[f.name] = float(raw)
+                else:
+                    values[f.name] = raw
+            except ValueError as exc:
+                raise ConfigError(f"{key}={raw!r}: {exc}") from exc
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for settings that cannot work."""
+        if self.processing_guarantee not in {"at_least_once", "exactly_once"}:
+            raise ConfigError(f"processing_guarantee {self.processing_guarantee!r}")
+        if self.partitions < 1 or self.batch_size < 1:
+            raise ConfigError("partitions and batch_size must be >= 1")
+        if not self.bootstrap_servers:
+            raise ConfigError("no bootstrap servers")
+
+    def kafka_client_options(self) -> dict[str, object]:
+        """Security options in kafka-python / aiokafka spelling (empty values omitted)."""
+        opts: dict[str, object] = {"security_protocol": self.security_protocol}
+        if self.sasl_mechanism:
+            opts["sasl_mechanism"] = self.sasl_mechanism
+            opts["sasl_plain_username"] = self.sasl_username
+            opts["sasl_plain_password"] = self.sasl_password
+        if self.ssl_cafile:
+            opts["ssl_cafile"] = self.ssl_cafile
+        if self.ssl_certfile:
+            opts["ssl_certfile"] = self.ssl_certfile
+        if self.ssl_keyfile:
+            opts["ssl_keyfile"] = self.ssl_keyfile
+        return opts
