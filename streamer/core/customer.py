@@ -1,0 +1,354 @@
+"""The per-customer stage: ``step(state, event, population) -> (state, outputs)``.
+
+For each event of one customer, in order:
+
+1. drop a repeated ``event_id`` (a bounded ring of recent id hashes) — processed once;
+2. close the event-time window if the event lies past it: emit its :class:`FeatureRecord`, and —
+   only if the window was not flagged — let the customer's drift model and the population learn it;
+3. fold the event into the profile, compute the signals, score them *before* learning anything
+   from them (drift and population score first, learn at window close);
+4. run the alert lifecycle and emit an :class:`Alert` on open / escalate / resolve;
+5. now and then, tell the cluster stage which fingerprints this account uses and how much
+   extraction evidence its content carries (:class:`ClusterSignal`).
+
+State is mutated in place and returned, so the caller decides when to persist it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from collections.abc import Sequence
+from typing import Union
+
+from streamer.core.alerts import Episode, rank
+from streamer.core.context import account_risk, account_trust, asn_number
+from streamer.core.drift import CustomerDrift
+from streamer.core.events import InferenceEvent
+from streamer.core.fingerprints import stable_hash64
+from streamer.core.markers import TOPICS
+from streamer.core.outputs import (
+    Alert,
+    ClusterInfo,
+    ClusterSignal,
+    ClusterVerdict,
+    Feedback,
+    FeatureRecord,
+    Reason,
+)
+from streamer.core.population import Population
+from streamer.core.profile import CustomerProfile
+from streamer.core.scoring import SIGNAL_BY_NAME, score, severity_of, tactics_of
+
+WINDOW_MS = 5 * 60_000
+MIN_EVENTS = 12
+SEEN_IDS = 512
+CLUSTER_SIGNAL_EVERY = 20
+CLUSTER_TTL_MS = 6 * 3_600_000
+CONTENT_SIGNALS: tuple[str, ...] = (
+    "harvest_rate", "cot_rate", "rubric_rationale_rate", "self_instruct_rate",
+    "logprob_probe_rate", "logit_bias_rate", "novel_rate", "topic_entropy", "saturated_rate",
+    "reasoning_share",
+)
+CONTENT_FULL_EVIDENCE = 6.0  # log-odds of content evidence that count as 1.0 for clusters
+
+Output = Union[Alert, FeatureRecord, ClusterSignal]
+
+
+@dataclass(slots=True)
+class ClusterMembership:
+    cluster_id: str = ""
+    members: tuple[str, ...] = ()
+    shared: tuple[str, ...] = ()
+    evidence: float = 0.0
+    ts_ms: int = 0
+
+
+@dataclass(slots=True)
+class FeedbackState:
+    allowlisted_until_ms: int = 0
+    confirmed: bool = False
+    offset: float = 0.0
+    damped: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CustomerState:
+    """Everything the detector remembers about one customer (a few KB; see ``make bench``)."""
+
+    customer_id: str
+    events_total: int = 0
+    duplicates: int = 0
+    last_offset: int = -1
+    seen_ids: list[int] = field(default_factory=list)
+    profile: CustomerProfile = field(default_factory=CustomerProfile)
+    drift: CustomerDrift = field(default_factory=CustomerDrift)
+    window_start_ms: int = -1
+    window_events: int = 0
+    window_max_risk: float = 0.0
+    window_flagged: bool = False
+    signals: dict[str, float] = field(default_factory=dict)
+    risk: float = 0.0
+    episode: Episode = field(default_factory=Episode)
+    cluster: ClusterMembership = field(default_factory=ClusterMembership)
+    feedback: FeedbackState = field(default_factory=FeedbackState)
+    tokens: dict[str, str] = field(default_factory=dict)
+    alert_signals: list[str] = field(default_factory=list)
+    account_age_days: float | None = None
+    channel: str | None = None
+    asn: str | None = None
+
+
+def _id_hash(event_id: str) -> int:
+    return stable_hash64("id:" + event_id)
+
+
+def is_duplicate(state: CustomerState, event: InferenceEvent) -> bool:
+    """Was this ``event_id`` processed recently for this customer?"""
+    return _id_hash(event.event_id) in state.seen_ids
+
+
+def _remember_id(state: CustomerState, event_id: str) -> None:
+    state.seen_ids.append(_id_hash(event_id))
+    if len(state.seen_ids) > SEEN_IDS:
+        del state.seen_ids[: len(state.seen_ids) - SEEN_IDS]
+
+
+def _update_context(state: CustomerState, event: InferenceEvent) -> None:
+    acc = event.account
+    if acc.created_at_ms is not None:
+        state.account_age_days = max(0.0, (event.ts_ms - acc.created_at_ms) / 86_400_000)
+    if acc.signup_channel:
+        state.channel = acc.signup_channel
+    if event.client.asn:
+        state.asn = event.client.asn
+    tokens = state.tokens
+    if event.client.tls_fingerprint:
+        tokens["tls_fingerprint"] = event.client.tls_fingerprint
+    if acc.payment_fingerprint:
+        tokens["payment_fingerprint"] = acc.payment_fingerprint
+    if event.client.asn and event.client.user_agent:
+        ua = hashlib.blake2b(event.client.user_agent.encode(), digest_size=6).hexdigest()
+        tokens["asn_user_agent"] = f"{asn_number(event.client.asn)}/{ua}"
+
+
+def compute_signals(state: CustomerState, population: Population) -> dict[str, float]:
+    """Signal values (see :mod:`streamer.core.scoring`) from the profile and context."""
+    p = state.profile
+    text = p.rate("has_text")
+    per_text = (lambda name: p.rate(name) / text) if text > 0.05 else (lambda name: 0.0)
+    code_share = p.topics[TOPICS.index("code")] / max(1e-9, sum(p.topics))
+    s: dict[str, float] = {
+        "requests_per_hour": p.requests_per_hour(),
+        "harvest_rate": per_text("harvest"),
+        "cot_rate": per_text("cot"),
+        "rubric_rationale_rate": per_text("rubric_rationale"),
+        "self_instruct_rate": per_text("self_instruct"),
+        "novel_rate": per_text("novel"),
+        "logprob_probe_rate": p.rate("logprob_probe"),
+        "logit_bias_rate": p.rate("logit_bias"),
+        "saturated_rate": p.rate("saturated"),
+        "reasoning_share": p.rate("reasoning_share"),
+        "new_model_rate": p.rate("new_model"),
+        "tool_code_focus": max(p.rate("tool_use"), code_share) * (1.0 - p.topic_entropy() / 3.2),
+        "mean_log_output": p.rate("log_output"),
+        "mean_log_input": p.rate("log_input"),
+        "topic_entropy": p.topic_entropy() if text > 0.05 else 0.0,
+        "settings_entropy": p.settings_entropy(),
+        "inter_arrival_cv": p.inter_arrival_cv(),
+        "machine_pacing": max(0.0, 1.0 - p.inter_arrival_cv()) if p.gap_n >= 8 else 0.0,
+        "active_hours_last_day": float(p.active_hours_last_day()),
+        "round_the_clock": float(p.active_hours_last_day()) if p.observed_hours() >= 20 else 0.0,
+        "account_risk": account_risk(state.account_age_days, state.channel, state.asn),
+        "account_trust": account_trust(state.account_age_days, state.channel),
+    }
+    drift_z, _ = state.drift.score_one(s)
+    s["drift_z"] = drift_z
+    s["population_outlier"] = population.score_window(s)
+    live = p.last_ts_ms - state.cluster.ts_ms < CLUSTER_TTL_MS
+    s["cluster_evidence"] = state.cluster.evidence if live else 0.0
+    return s
+
+
+def content_evidence(signals: dict[str, float]) -> float:
+    """0..1: extraction evidence in *what* an account asks, regardless of volume or context."""
+    total = 0.0
+    for name in CONTENT_SIGNALS:
+        spec = SIGNAL_BY_NAME[name]
+        value = signals.get(name, 0.0)
+        total += spec.weight * min(1.0, max(0.0, (value - spec.lo) / (spec.hi - spec.lo)))
+    return min(1.0, total / CONTENT_FULL_EVIDENCE)
+
+
+def _close_window(state: CustomerState, population: Population) -> FeatureRecord:
+    record = FeatureRecord(
+        customer_id=state.customer_id,
+        window_start_ms=state.window_start_ms,
+        window_end_ms=state.window_start_ms + WINDOW_MS,
+        events_in_window=state.window_events,
+        events_total=state.events_total,
+        risk=state.window_max_risk,
+        severity=None if severity_of(state.window_max_risk) == "none"
+        else severity_of(state.window_max_risk),
+        features=dict(state.signals),
+    )
+    if state.signals and not state.window_flagged and not state.feedback.confirmed:
+        state.drift.learn_one(state.signals)
+        population.learn_window(state.signals, state.window_start_ms)
+    state.window_events = 0
+    state.window_max_risk = 0.0
+    state.window_flagged = False
+    return record
+
+
+def _alert(state: CustomerState, status: str, severity: str, ts_ms: int, event_id: str,
+           reasons: Sequence[Reason]) -> Alert:
+    rs = tuple(reasons)
+    cluster = None
+    if state.signals.get("cluster_evidence", 0.0) > 0 and state.cluster.cluster_id:
+        cluster = ClusterInfo(state.cluster.cluster_id, state.cluster.members,
+                              state.cluster.shared)
+    return Alert(
+        alert_id=state.episode.alert_id, customer_id=state.customer_id, risk=state.risk,
+        severity=severity, status=status, detected_at_ms=ts_ms, trigger_event_id=event_id,
+        window_start_ms=max(0, state.window_start_ms), window_end_ms=ts_ms,
+        events_in_window=state.window_events, events_total=state.events_total,
+        reasons=rs[:6], tactics=tactics_of(list(rs)), cluster=cluster,
+    )
+
+
+def _evaluate(state: CustomerState, population: Population, ts_ms: int,
+              event_id: str) -> list[Output]:
+    """Score the current signals and run the alert lifecycle."""
+    fb = state.feedback
+    if state.profile.n < MIN_EVENTS:
+        return []
+    s = compute_signals(state, population)
+    state.signals = s
+    baselines = {name: population.baseline(name) for name in s}
+    risk, reasons = score(s, baselines, offset=fb.offset, damped=fb.damped)
+    if fb.confirmed:
+        risk = max(risk, 0.95)
+    state.risk = risk
+    severity = severity_of(risk)
+    state.window_max_risk = max(state.window_max_risk, risk)
+    if rank(severity) >= rank("low"):
+        state.window_flagged = True
+    if ts_ms < fb.allowlisted_until_ms:
+        status = state.episode.force_resolve()
+        severity = "none"
+    else:
+        status = state.episode.update(state.customer_id, severity, ts_ms)
+    if status is None:
+        return []
+    if status != "resolved":
+        state.alert_signals = [r.signal for r in reasons[:3]]
+    shown = state.episode.severity if status != "resolved" else severity
+    return [_alert(state, status, shown, ts_ms, event_id, reasons)]
+
+
+def _cluster_signals(state: CustomerState, ts_ms: int, event_id: str) -> list[Output]:
+    evidence = content_evidence(state.signals)
+    if evidence < 0.2:
+        return []
+    tokens = sorted(state.tokens.items())
+    tokens += [("prompt_template", f"{sig:016x}") for sig in state.profile.top_templates(2)]
+    return [
+        ClusterSignal(token=f"{kind}:{value}", kind=kind, customer_id=state.customer_id,
+                      ts_ms=ts_ms, event_id=event_id, requests=state.events_total,
+                      content_evidence=round(evidence, 4))
+        for kind, value in tokens
+    ]
+
+
+def step(state: CustomerState, event: InferenceEvent, population: Population,
+         offset: int | None = None) -> tuple[CustomerState, list[Output]]:
+    """Process one event of ``state.customer_id`` (see module docstring).
+
+    ``offset`` is the event's source offset, when there is one: events at or below the last
+    processed offset are replays after a restart and are skipped, which keeps counts exact.
+    """
+    if offset is not None:
+        if offset <= state.last_offset:
+            return state, []
+        state.last_offset = offset
+    if is_duplicate(state, event):
+        state.duplicates += 1
+        return state, []
+    _remember_id(state, event.event_id)
+    outputs: list[Output] = []
+    window = event.ts_ms - event.ts_ms % WINDOW_MS
+    if state.window_start_ms < 0:
+        state.window_start_ms = window
+    elif window > state.window_start_ms:
+        if state.window_events:
+            outputs.append(_close_window(state, population))
+        state.window_start_ms = window
+    state.events_total += 1
+    state.window_events += 1
+    _update_context(state, event)
+    model_age = population.observe_model(event.model, event.ts_ms)
+    state.profile.learn_one(event, model_age)
+    outputs.extend(_evaluate(state, population, event.ts_ms, event.event_id))
+    if state.events_total % CLUSTER_SIGNAL_EVERY == 0:
+        outputs.extend(_cluster_signals(state, event.ts_ms, event.event_id))
+    return state, outputs
+
+
+def apply_verdict(state: CustomerState, verdict: ClusterVerdict,
+                  population: Population) -> tuple[CustomerState, list[Output]]:
+    """Fold a cluster verdict in and re-evaluate the customer at the verdict's event time."""
+    current = state.cluster
+    fresh = verdict.ts_ms - current.ts_ms >= CLUSTER_TTL_MS
+    if fresh or verdict.evidence >= current.evidence:
+        state.cluster = ClusterMembership(verdict.cluster_id, verdict.members, verdict.shared,
+                                          verdict.evidence, verdict.ts_ms)
+    else:
+        current.ts_ms = max(current.ts_ms, verdict.ts_ms)
+    if state.profile.n == 0:
+        return state, []
+    return state, _evaluate(state, population, max(verdict.ts_ms, state.profile.last_ts_ms),
+                            verdict.event_id)
+
+
+def apply_feedback(state: CustomerState, feedback: Feedback) -> tuple[CustomerState, list[Output]]:
+    """Apply an analyst verdict: allowlist (until expiry), confirm, or mark a false positive.
+
+    A false positive lowers this customer's sensitivity: the log-odds offset drops and the
+    signals that drove the alert are damped, so the same pattern alone no longer alerts.
+    """
+    fb = state.feedback
+    outputs: list[Output] = []
+    if feedback.verdict == "allowlisted":
+        fb.allowlisted_until_ms = feedback.expires_at_ms or 2**62
+        fb.confirmed = False
+    elif feedback.verdict == "confirmed":
+        fb.confirmed = True
+        fb.allowlisted_until_ms = 0
+    elif feedback.verdict == "false_positive":
+        fb.confirmed = False
+        fb.offset = max(-6.0, fb.offset - 2.0)
+        for name in feedback.signals or tuple(state.alert_signals):
+            fb.damped[name] = fb.damped.get(name, 1.0) * 0.5
+        if state.episode.is_open:
+            status = state.episode.force_resolve()
+            if status:
+                outputs.append(_alert(state, status, "none", feedback.ts_ms, "feedback", []))
+    if feedback.verdict == "allowlisted":
+        status = state.episode.force_resolve()
+        if status:
+            outputs.append(_alert(state, status, "none", feedback.ts_ms, "feedback", []))
+    return state, outputs
+
+
+def tick(state: CustomerState, watermark_ms: int,
+         population: Population) -> tuple[CustomerState, list[Output]]:
+    """Advance event time without an event: close a finished window, resolve a quiet episode."""
+    outputs: list[Output] = []
+    if state.window_events and watermark_ms >= state.window_start_ms + WINDOW_MS:
+        outputs.append(_close_window(state, population))
+    status = state.episode.maybe_resolve(watermark_ms)
+    if status:
+        outputs.append(_alert(state, status, "none", watermark_ms, "quiet", []))
+    return state, outputs
+

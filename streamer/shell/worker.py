@@ -1,0 +1,35 @@
+"""``streamer worker``: create the topics if needed, then run the Faust worker.
+
+Equivalent to ``faust -A streamer.app worker`` with topic creation first. SIGTERM stops it
+gracefully (Faust commits what was processed and closes the tables).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from streamer.settings import Settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--loglevel", default=None, help="log level (default: STREAMER_LOG_LEVEL)")
+    parser.add_argument("--no-create-topics", action="store_true",
+                        help="do not create missing topics (a managed cluster creates them)")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    loglevel = args.loglevel or settings.log_level
+    logging.basicConfig(level=loglevel.upper())
+    if not args.no_create_topics:
+        from streamer.shell.topics import ensure_topics
+
+        ensure_topics(settings)
+    from faust import Worker
+
+    from streamer.app import app
+
+    worker = Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()
+    return 0
