@@ -13,7 +13,7 @@ State per token is bounded (``MAX_MEMBERS``, ``TTL_MS`` of event time).
 >>> for i in range(8):
 ...     out += idx.step(ClusterSignal(token="tls_fingerprint:ab", kind="tls_fingerprint",
 ...         customer_id=f"c{i}", ts_ms=1000 + i, event_id=f"e{i}", requests=40,
-...         content_evidence=0.5))
+...         content_evidence=0.6))
 >>> sorted({v.customer_id for v in out})[:3], out[-1].shared
 (['c0', 'c1', 'c2'], ('tls_fingerprint',))
 """
@@ -28,7 +28,7 @@ from streamer.core.outputs import ClusterSignal, ClusterVerdict
 TTL_MS = 6 * 3_600_000
 MAX_MEMBERS = 400
 MIN_MEMBERS = 5
-SUSPICIOUS = 0.2
+SUSPICIOUS = 0.45
 MAX_LISTED = 50
 #: How much a shared token of each kind says about acting together. A shared template or
 #: payment instrument is strong; a shared network + client library is weaker (NATs, proxies).

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Union
 
 from streamer.core.alerts import Episode, rank
+from streamer.core.clusters import SUSPICIOUS
 from streamer.core.context import account_risk, account_trust, asn_number
 from streamer.core.drift import CustomerDrift
 from streamer.core.events import InferenceEvent
@@ -47,10 +48,10 @@ CLUSTER_SIGNAL_EVERY = 20
 CLUSTER_TTL_MS = 6 * 3_600_000
 CONTENT_SIGNALS: tuple[str, ...] = (
     "harvest_rate", "cot_rate", "rubric_rationale_rate", "self_instruct_rate",
-    "logprob_probe_rate", "logit_bias_rate", "novel_rate", "topic_entropy", "saturated_rate",
-    "reasoning_share",
+    "mean_log_output", "logprob_probe_rate", "logit_bias_rate", "settings_entropy",
+    "tool_code_focus", "reasoning_share",
 )
-CONTENT_FULL_EVIDENCE = 6.0  # log-odds of content evidence that count as 1.0 for clusters
+CONTENT_FULL_EVIDENCE = 7.0  # log-odds of content evidence that count as 1.0 for clusters
 
 Output = Union[Alert, FeatureRecord, ClusterSignal]
 
@@ -249,7 +250,7 @@ def _evaluate(state: CustomerState, population: Population, ts_ms: int,
 
 def _cluster_signals(state: CustomerState, ts_ms: int, event_id: str) -> list[Output]:
     evidence = content_evidence(state.signals)
-    if evidence < 0.2:
+    if evidence < SUSPICIOUS:
         return []
     tokens = sorted(state.tokens.items())
     tokens += [("prompt_template", f"{sig:016x}") for sig in state.profile.top_templates(2)]

@@ -56,8 +56,13 @@ def register_pages(app: Any, proc: Any, states: Any, health: Any) -> None:
 
     @app.page("/stats")
     async def stats_page(self: web.View, request: web.Request) -> web.Response:
+        try:
+            assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment())
+        except Exception:
+            assigned = []
         return self.json({"events_processed": proc.processed, "invalid": proc.invalid,
-                          "customers_cached": len(proc.cache)})
+                          "customers_cached": len(proc.cache), "assigned": assigned,
+                          "batches": health.batches})
 
     @app.page("/customers/{customer_id}")
     @app.table_route(table=states, match_info="customer_id")
