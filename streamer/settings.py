@@ -3,7 +3,8 @@
 The pure core never reads the environment; the shell builds :class:`Settings` with
 :meth:`Settings.from_env` and passes what the core needs explicitly.
 
->>> s = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "k1:9092,k2:9092", "STREAMER_ALERTS_TOPIC": "a"})
+>>> s = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "k1:9092,k2:9092",
+...                        "STREAMER_ALERTS_TOPIC": "a"})
 >>> s.bootstrap_servers, s.alerts_topic, s.input_topic
 ('k1:9092,k2:9092', 'a', 'inference-events')
 >>> s.local_broker

@@ -17,9 +17,8 @@ State is mutated in place and returned, so the caller decides when to persist it
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from collections.abc import Sequence
-from typing import Union
+from dataclasses import dataclass, field
 
 from streamer.core.alerts import Episode, rank
 from streamer.core.clusters import SUSPICIOUS
@@ -33,8 +32,8 @@ from streamer.core.outputs import (
     ClusterInfo,
     ClusterSignal,
     ClusterVerdict,
-    Feedback,
     FeatureRecord,
+    Feedback,
     Reason,
 )
 from streamer.core.population import Population
@@ -53,7 +52,7 @@ CONTENT_SIGNALS: tuple[str, ...] = (
 )
 CONTENT_FULL_EVIDENCE = 7.0  # log-odds of content evidence that count as 1.0 for clusters
 
-Output = Union[Alert, FeatureRecord, ClusterSignal]
+Output = Alert | FeatureRecord | ClusterSignal
 
 
 @dataclass(slots=True)
@@ -137,7 +136,11 @@ def compute_signals(state: CustomerState, population: Population) -> dict[str, f
     """Signal values (see :mod:`streamer.core.scoring`) from the profile and context."""
     p = state.profile
     text = p.rate("has_text")
-    per_text = (lambda name: p.rate(name) / text) if text > 0.05 else (lambda name: 0.0)
+
+    def per_text(name: str) -> float:
+        """Rate among events that carried prompt text (0 for a text-less gateway)."""
+        return p.rate(name) / text if text > 0.05 else 0.0
+
     code_share = p.topics[TOPICS.index("code")] / max(1e-9, sum(p.topics))
     s: dict[str, float] = {
         "requests_per_hour": p.requests_per_hour(),

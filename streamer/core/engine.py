@@ -27,7 +27,7 @@ from streamer.core import customer
 from streamer.core.clusters import ClusterIndex
 from streamer.core.customer import CustomerState
 from streamer.core.events import InferenceEvent
-from streamer.core.outputs import Alert, ClusterSignal, Feedback, FeatureRecord
+from streamer.core.outputs import Alert, ClusterSignal, FeatureRecord, Feedback
 from streamer.core.population import Population
 
 TICK_EVERY_MS = 60_000

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from itertools import pairwise
 
 import numpy as np
 
@@ -51,7 +52,7 @@ def _feature_hash64(feature: str) -> int:
 def simhash64(text: str) -> int:
     """64-bit SimHash of word uni- and bi-grams (Charikar 2002)."""
     toks = words(text)
-    feats = toks + [a + " " + b for a, b in zip(toks, toks[1:], strict=False)]
+    feats = toks + [a + " " + b for a, b in pairwise(toks)]
     if not feats:
         return 0
     hashes = np.fromiter((_feature_hash64(f) for f in feats), dtype=np.uint64, count=len(feats))

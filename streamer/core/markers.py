@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass
 
 _COT = re.compile(
-    r"step[- ]by[- ]step|show (all )?(your )?(work|reasoning|steps)|explain your (reasoning|thought)"
+    r"step[- ]by[- ]step|show (all )?(your )?(work|reasoning|steps)"
+    r"|explain your (reasoning|thought)"
     r"|reasoning (process|trace|steps)|chain[- ]of[- ]thought|think (it )?through|thought process"
     r"|internal reasoning|walk me through|reason (carefully|step)|let'?s think|rationale"
     r"|justify (each|every|your) step",
@@ -37,11 +38,13 @@ _SELF_INSTRUCT = re.compile(
 )
 
 TOPICS: tuple[str, ...] = (
-    "math", "code", "logic", "science", "writing", "finance", "food", "commonsense", "general",
+    "math", "code", "logic", "science", "writing", "finance", "food", "commonsense",
+    "general",
 )
 _TOPIC_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("code", re.compile(r"\bdef |```|\bfunction\b|\bpython\b|\bjava(script)?\b|\bsql\b|\bcode\b"
-                        r"|\bimplement|\bclass |\bregex|\bcompile|\balgorithm|\bbash\b|\bapi\b", re.I)),
+    ("code", re.compile(r"\bdef |```|\bfunction\b|\bpython\b|\bjava(script)?\b|\bsql\b"
+                        r"|\bcode\b|\bimplement|\bclass |\bregex|\bcompile|\balgorithm"
+                        r"|\bbash\b|\bapi\b", re.I)),
     ("math", re.compile(r"\d+\s*[-+*/x=]\s*\d+|\bsolve\b|\bequation|\bcalculate|\bhow many\b"
                         r"|\bprobability|\bpercent|\bsum of\b|\bintegral|\bfraction", re.I)),
     ("logic", re.compile(r"\btrue or false\b|\bwhich of the following\b|\boptions?:|\bimplies\b"

@@ -10,7 +10,8 @@ Everything is capped, so a profile stays a few kilobytes however long a customer
 >>> for i in range(30):
 ...     _ = p.learn_one(InferenceEvent(event_id=str(i), ts_ms=1_000_000 + i * 2000, customer_id="c",
 ...         model="m", input_tokens=50, output_tokens=900, max_tokens=1000,
-...         prompt=f"Think step by step and show your reasoning. Question {i}: what is {i} + {i * 7}"
+...         prompt=f"Think step by step and show your reasoning. Question {i}: what is {i} +"
+...                f" {i * 7}"
 ...                f" apples and {i * 3} pears, {'x' * (i % 5)} total ?"), model_age_ms=None)
 >>> round(p.rate("cot"), 2) > 0.9, p.n
 (True, 30)

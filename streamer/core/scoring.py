@@ -7,10 +7,16 @@ Evidence must come from several independent families before an alert reaches *me
 single family's weight is below the distance from the prior to the medium threshold.
 Account trust (an old contracted account) subtracts evidence; analyst feedback adjusts it.
 
+Coercion markers alone are not enough for an alert; with harvested long answers from a
+brand-new account they are:
+
 >>> sig = {"harvest_rate": 0.9, "cot_rate": 0.8, "novel_rate": 0.95}
 >>> risk, reasons = score(sig, baselines={})
->>> round(risk, 3) > 0.3, reasons[0].signal
-(True, 'harvest_rate')
+>>> severity_of(risk), reasons[0].signal
+('none', 'cot_rate')
+>>> risk, reasons = score({**sig, "mean_log_output": 6.8, "account_risk": 0.8}, baselines={})
+>>> severity_of(risk), [r.signal for r in reasons][:3]
+('high', ['cot_rate', 'mean_log_output', 'account_risk'])
 >>> score({}, baselines={})[0] < 0.01
 True
 """

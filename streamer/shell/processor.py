@@ -28,8 +28,8 @@ from streamer.core.outputs import (
     Alert,
     ClusterSignal,
     ClusterVerdict,
-    Feedback,
     FeatureRecord,
+    Feedback,
 )
 from streamer.core.population import Population
 from streamer.errors import InvalidEvent

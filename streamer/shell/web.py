@@ -33,7 +33,7 @@ def register_pages(app: Any, proc: Any, states: Any, health: Any) -> None:
         try:
             assignment = consumer.assignment()
             highwater = consumer.highwater
-            position = consumer._last_offset  # noqa: SLF001 - no public accessor
+            position = consumer._last_offset
         except Exception:
             return False
         for tp in assignment:
