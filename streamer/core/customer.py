@@ -229,8 +229,7 @@ def _evaluate(state: CustomerState, population: Population, ts_ms: int,
         return []
     s = compute_signals(state, population)
     state.signals = s
-    baselines = {name: population.baseline(name) for name in s}
-    risk, reasons = score(s, baselines, offset=fb.offset, damped=fb.damped)
+    risk, reasons = score(s, population.baseline, offset=fb.offset, damped=fb.damped)
     if fb.confirmed:
         risk = max(risk, 0.95)
     state.risk = risk

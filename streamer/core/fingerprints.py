@@ -39,9 +39,9 @@ def stable_hash64(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
 
 
-def words(text: str, limit: int = 400) -> list[str]:
-    """Lower-cased word tokens with digits masked, at most ``limit`` of them."""
-    return _WORD.findall(_DIGITS.sub("0", text[:4000].lower()))[:limit]
+def words(text: str, limit: int = 96) -> list[str]:
+    """Lower-cased word tokens with digits masked: the first ``limit`` of them."""
+    return _WORD.findall(_DIGITS.sub("0", text[: limit * 12].lower()))[:limit]
 
 
 def _feature_hash64(feature: str) -> int:
@@ -66,12 +66,24 @@ def hamming(a: int, b: int) -> int:
     return ((a ^ b) & _MASK64).bit_count()
 
 
+def nearest_distance(h: int, others: list[int]) -> int:
+    """Smallest Hamming distance from ``h`` to any of ``others`` (64 when there are none).
+
+    >>> nearest_distance(0b1011, [0b1000, 0b1111])
+    1
+    """
+    if not others:
+        return 64
+    arr = np.fromiter(others, dtype=np.uint64, count=len(others))
+    return int(np.bitwise_count(arr ^ np.uint64(h)).min())
+
+
 def template_signatures(text: str) -> tuple[int, int]:
     """(prefix signature, suffix signature): hashes of the first/last ``TEMPLATE_WORDS`` words.
 
     Prompts shorter than twice that have no separate wrapper; both signatures are then 0.
     """
-    toks = words(text)
+    toks = words(text[:400]) + words(text[-400:]) if len(text) > 800 else words(text)
     if len(toks) < 2 * TEMPLATE_WORDS:
         return (0, 0)
     prefix = " ".join(toks[:TEMPLATE_WORDS])

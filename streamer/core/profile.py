@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass, field
 
 from streamer.core.events import InferenceEvent
-from streamer.core.fingerprints import hamming, simhash64, template_signatures
+from streamer.core.fingerprints import nearest_distance, simhash64, template_signatures
 from streamer.core.markers import TOPICS, prompt_markers
 
 #: Per-event indicators whose exponentially weighted rate the profile keeps.
@@ -110,7 +110,7 @@ class CustomerProfile:
                 x["templated"] = float(seen >= 1.0)
         if sim is not None:
             x["has_text"] = 1.0
-            x["novel"] = float(all(hamming(sim, r) > NEAR_DUPLICATE_BITS for r in self.recent))
+            x["novel"] = float(nearest_distance(sim, self.recent) > NEAR_DUPLICATE_BITS)
             self.recent.append(sim)
             if len(self.recent) > RECENT_PROMPTS:
                 del self.recent[0]

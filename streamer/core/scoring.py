@@ -24,7 +24,7 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from streamer.core.outputs import Reason
@@ -118,7 +118,7 @@ def severity_of(risk: float) -> str:
 
 def score(
     signals: Mapping[str, float],
-    baselines: Mapping[str, float],
+    baselines: Mapping[str, float] | Callable[[str], float],
     offset: float = 0.0,
     damped: Mapping[str, float] | None = None,
 ) -> tuple[float, list[Reason]]:
@@ -129,6 +129,14 @@ def score(
     """
     total = PRIOR + offset
     reasons: list[Reason] = []
+    if callable(baselines):
+        baseline = baselines
+    else:
+        table = baselines
+
+        def baseline(name: str) -> float:
+            return table.get(name, SIGNAL_BY_NAME[name].lo)
+
     for spec in SIGNALS:
         value = signals.get(spec.name)
         if value is None:
@@ -140,7 +148,7 @@ def score(
         total += contribution
         reasons.append(Reason(
             signal=spec.name, value=round(float(value), 4),
-            baseline=round(float(baselines.get(spec.name, spec.lo)), 4),
+            baseline=round(float(baseline(spec.name)), 4),
             contribution=round(contribution, 4), description=spec.description,
         ))
     reasons.sort(key=lambda r: -abs(r.contribution))
