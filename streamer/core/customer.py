@@ -41,7 +41,7 @@ from streamer.core.profile import CustomerProfile
 from streamer.core.scoring import SIGNAL_BY_NAME, score, severity_of, tactics_of
 
 WINDOW_MS = 5 * 60_000
-MIN_EVENTS = 12
+MIN_EVENTS = 8
 SEEN_IDS = 512
 CLUSTER_SIGNAL_EVERY = 20
 CLUSTER_TTL_MS = 6 * 3_600_000
@@ -127,6 +127,8 @@ def _update_context(state: CustomerState, event: InferenceEvent) -> None:
         tokens["tls_fingerprint"] = event.client.tls_fingerprint
     if acc.payment_fingerprint:
         tokens["payment_fingerprint"] = acc.payment_fingerprint
+    if event.system_prompt_hash:
+        tokens["system_prompt"] = event.system_prompt_hash
     if event.client.asn and event.client.user_agent:
         ua = hashlib.blake2b(event.client.user_agent.encode(), digest_size=6).hexdigest()
         tokens["asn_user_agent"] = f"{asn_number(event.client.asn)}/{ua}"
@@ -154,6 +156,7 @@ def compute_signals(state: CustomerState, population: Population) -> dict[str, f
         "saturated_rate": p.rate("saturated"),
         "reasoning_share": p.rate("reasoning_share"),
         "new_model_rate": p.rate("new_model"),
+        "error_rate": p.rate("error"),
         "tool_code_focus": max(p.rate("tool_use"), code_share) * (1.0 - p.topic_entropy() / 3.2),
         "mean_log_output": p.rate("log_output"),
         "mean_log_input": p.rate("log_input"),
@@ -259,7 +262,8 @@ def _cluster_signals(state: CustomerState, ts_ms: int, event_id: str) -> list[Ou
     return [
         ClusterSignal(token=f"{kind}:{value}", kind=kind, customer_id=state.customer_id,
                       ts_ms=ts_ms, event_id=event_id, requests=state.events_total,
-                      content_evidence=round(evidence, 4))
+                      content_evidence=round(evidence, 4),
+                      account_risk=round(state.signals.get("account_risk", 0.0), 4))
         for kind, value in tokens
     ]
 
@@ -293,7 +297,7 @@ def step(state: CustomerState, event: InferenceEvent, population: Population,
     model_age = population.observe_model(event.model, event.ts_ms)
     state.profile.learn_one(event, model_age)
     outputs.extend(_evaluate(state, population, event.ts_ms, event.event_id))
-    if state.events_total % CLUSTER_SIGNAL_EVERY == 0:
+    if state.events_total == MIN_EVENTS or state.events_total % CLUSTER_SIGNAL_EVERY == 0:
         outputs.extend(_cluster_signals(state, event.ts_ms, event.event_id))
     return state, outputs
 

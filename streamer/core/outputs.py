@@ -133,6 +133,7 @@ class ClusterSignal:
     event_id: str
     requests: int
     content_evidence: float
+    account_risk: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

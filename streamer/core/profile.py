@@ -45,6 +45,7 @@ INDICATORS: tuple[str, ...] = (
     "reasoning_share",  # reasoning tokens / output tokens
     "new_model",  # request to a model released within the last day
     "has_text",  # prompt text (or simhash) was available
+    "error",  # the request failed (rate limits, refusals): scrapers push against limits
 )
 _IDX = {name: i for i, name in enumerate(INDICATORS)}
 ALPHA = 1.0 / 24.0  # EW memory of about 24 events
@@ -129,6 +130,7 @@ class CustomerProfile:
         if event.reasoning_tokens:
             x["reasoning_share"] = min(1.0, event.reasoning_tokens / max(1, event.output_tokens))
         x["new_model"] = float(model_age_ms is not None and model_age_ms < NEW_MODEL_MS)
+        x["error"] = float(event.status is not None and event.status not in {"ok", "success"})
         setting = f"{event.temperature}|{event.top_p}|{event.n}|{event.top_logprobs}"
         for k in self.settings:
             self.settings[k] *= 1.0 - ALPHA

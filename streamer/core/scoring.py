@@ -80,8 +80,10 @@ SIGNALS: tuple[SignalSpec, ...] = (
     SignalSpec("new_model_rate", 0.5, 0.9, 1.0, "release_chasing",
                "share of traffic moved to a model released within a day"),
     # When and how much.
-    SignalSpec("machine_pacing", 0.5, 0.9, 1.5, "automation",
+    SignalSpec("machine_pacing", 0.4, 0.85, 2.0, "automation",
                "regularity of inter-arrival times (1 - coefficient of variation)"),
+    SignalSpec("error_rate", 0.02, 0.05, 1.0, "automation",
+               "share of failed requests: scripts pushing against rate limits"),
     SignalSpec("requests_per_hour", 300.0, 3000.0, 0.5, "volume",
                "request rate (per hour, 1 h half-life)"),
     # Who is asking.
