@@ -151,6 +151,7 @@ def compute_signals(state: CustomerState, population: Population) -> dict[str, f
         "rubric_rationale_rate": per_text("rubric_rationale"),
         "self_instruct_rate": per_text("self_instruct"),
         "novel_rate": per_text("novel"),
+        "rerun_rate": per_text("rerun"),
         "logprob_probe_rate": p.rate("logprob_probe"),
         "logit_bias_rate": p.rate("logit_bias"),
         "saturated_rate": p.rate("saturated"),

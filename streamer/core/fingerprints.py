@@ -78,6 +78,57 @@ def nearest_distance(h: int, others: list[int]) -> int:
     return int(np.bitwise_count(arr ^ np.uint64(h)).min())
 
 
+class RotatingBloom:
+    """Approximate set of the last ~``2 * per_filter`` 64-bit hashes in ``2 * bits / 8`` bytes.
+
+    Two Bloom filters: new items go into the current one; when it holds ``per_filter`` items
+    it becomes the previous one and a fresh filter starts, so memory is bounded and old items
+    are forgotten. With the defaults (2 × 1 KiB, 600 items each) a false "seen" is ~4 %.
+
+    >>> bloom = RotatingBloom()
+    >>> bloom.add(12345)
+    >>> 12345 in bloom, 99 in bloom
+    (True, False)
+    """
+
+    __slots__ = ("count", "current", "per_filter", "previous")
+
+    def __init__(self, bits: int = 8192, per_filter: int = 600) -> None:
+        self.current = bytearray(bits // 8)
+        self.previous = bytearray(bits // 8)
+        self.per_filter = per_filter
+        self.count = 0
+
+    def _positions(self, h: int) -> tuple[int, int]:
+        size = len(self.current) * 8
+        mixed = (h * 0x9E3779B97F4A7C15) & _MASK64
+        return (mixed >> 7) % size, (mixed >> 35) % size
+
+    def __contains__(self, h: object) -> bool:
+        if not isinstance(h, int):
+            return False
+        a, b = self._positions(h)
+        for f in (self.current, self.previous):
+            if f[a >> 3] >> (a & 7) & 1 and f[b >> 3] >> (b & 7) & 1:
+                return True
+        return False
+
+    def add(self, h: int) -> None:
+        if self.count >= self.per_filter:
+            self.previous, self.current = self.current, bytearray(len(self.current))
+            self.count = 0
+        for p in self._positions(h):
+            self.current[p >> 3] |= 1 << (p & 7)
+        self.count += 1
+
+    def __getstate__(self) -> tuple[bytes, bytes, int, int]:
+        return bytes(self.current), bytes(self.previous), self.per_filter, self.count
+
+    def __setstate__(self, state: tuple[bytes, bytes, int, int]) -> None:
+        cur, prev, self.per_filter, self.count = state
+        self.current, self.previous = bytearray(cur), bytearray(prev)
+
+
 def template_signatures(text: str) -> tuple[int, int]:
     """(prefix signature, suffix signature): hashes of the first/last ``TEMPLATE_WORDS`` words.
 

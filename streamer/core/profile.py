@@ -23,7 +23,12 @@ import math
 from dataclasses import dataclass, field
 
 from streamer.core.events import InferenceEvent
-from streamer.core.fingerprints import nearest_distance, simhash64, template_signatures
+from streamer.core.fingerprints import (
+    RotatingBloom,
+    nearest_distance,
+    simhash64,
+    template_signatures,
+)
 from streamer.core.markers import TOPICS, prompt_markers
 
 #: Per-event indicators whose exponentially weighted rate the profile keeps.
@@ -46,6 +51,7 @@ INDICATORS: tuple[str, ...] = (
     "new_model",  # request to a model released within the last day
     "has_text",  # prompt text (or simhash) was available
     "error",  # the request failed (rate limits, refusals): scrapers push against limits
+    "rerun",  # not among the recent prompts but seen long ago: a benchmark being re-run
 )
 _IDX = {name: i for i, name in enumerate(INDICATORS)}
 ALPHA = 1.0 / 24.0  # EW memory of about 24 events
@@ -86,6 +92,7 @@ class CustomerProfile:
     decayed_count: float = 0.0
     hour_last_seen: list[int] = field(default_factory=lambda: [-1] * 24)
     first_ts_ms: int = 0
+    seen_long: RotatingBloom = field(default_factory=RotatingBloom)
 
     def rate(self, indicator: str) -> float:
         """Exponentially weighted mean of one indicator over recent events."""
@@ -112,6 +119,8 @@ class CustomerProfile:
         if sim is not None:
             x["has_text"] = 1.0
             x["novel"] = float(nearest_distance(sim, self.recent) > NEAR_DUPLICATE_BITS)
+            x["rerun"] = float(bool(x["novel"]) and sim in self.seen_long)
+            self.seen_long.add(sim)
             self.recent.append(sim)
             if len(self.recent) > RECENT_PROMPTS:
                 del self.recent[0]

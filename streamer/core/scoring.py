@@ -91,6 +91,9 @@ SIGNALS: tuple[SignalSpec, ...] = (
                "new account / free trial / anonymising network"),
     SignalSpec("account_trust", 0.3, 1.0, -3.0, "trust",
                "established contracted account (lowers risk)"),
+    SignalSpec("rerun_rate", 0.15, 0.5, -2.5, "trust",
+               "share of prompts re-running items seen long ago: benchmark re-runs, not "
+               "harvesting (lowers risk)"),
     # Models.
     SignalSpec("drift_z", 4.0, 10.0, 1.5, "behaviour_change",
                "largest jump from this customer's own normal (z-score)"),
