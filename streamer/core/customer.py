@@ -42,6 +42,8 @@ from streamer.core.scoring import SIGNAL_BY_NAME, score, severity_of, tactics_of
 
 WINDOW_MS = 5 * 60_000
 MIN_EVENTS = 8
+MIN_EVENTS_IN_CLUSTER = 4  # a live cluster verdict vouches for the evidence of a young head
+FIRST_CLUSTER_SIGNAL = 4
 SEEN_IDS = 512
 CLUSTER_SIGNAL_EVERY = 20
 CLUSTER_TTL_MS = 6 * 3_600_000
@@ -229,7 +231,9 @@ def _evaluate(state: CustomerState, population: Population, ts_ms: int,
               event_id: str) -> list[Output]:
     """Score the current signals and run the alert lifecycle."""
     fb = state.feedback
-    if state.profile.n < MIN_EVENTS:
+    in_cluster = state.cluster.evidence > 0 and (
+        state.profile.last_ts_ms - state.cluster.ts_ms < CLUSTER_TTL_MS)
+    if state.profile.n < (MIN_EVENTS_IN_CLUSTER if in_cluster else MIN_EVENTS):
         return []
     s = compute_signals(state, population)
     state.signals = s
@@ -298,7 +302,10 @@ def step(state: CustomerState, event: InferenceEvent, population: Population,
     model_age = population.observe_model(event.model, event.ts_ms)
     state.profile.learn_one(event, model_age)
     outputs.extend(_evaluate(state, population, event.ts_ms, event.event_id))
-    if state.events_total == MIN_EVENTS or state.events_total % CLUSTER_SIGNAL_EVERY == 0:
+    if (state.events_total in (FIRST_CLUSTER_SIGNAL, MIN_EVENTS)
+            or state.events_total % CLUSTER_SIGNAL_EVERY == 0):
+        if state.events_total < MIN_EVENTS:
+            state.signals = compute_signals(state, population)
         outputs.extend(_cluster_signals(state, event.ts_ms, event.event_id))
     return state, outputs
 
