@@ -50,7 +50,7 @@ typecheck: $(STAMP) ## mypy --strict on the package
 	$(BIN)/mypy streamer
 
 eval: $(STAMP) ## evaluate every shipped scenario offline; writes reports/
-	$(BIN)/streamer evaluate --all --out reports
+	$(BIN)/streamer evaluate --all --out reports --readme README.md
 
 bench: $(STAMP) ## throughput and state-size benchmark of the core
 	$(BIN)/python -m streamer.bench
