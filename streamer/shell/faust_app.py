@@ -116,6 +116,7 @@ def wire(app: faust.App, s: Settings) -> None:
     raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
                            "key_serializer": "raw", "value_serializer": "raw"}
     signals_name, verdicts_name = f"{s.app_id}-cluster-signals", f"{s.app_id}-cluster-verdicts"
+    # (``streamer worker`` creates both before starting; see shell/worker.py.)
     customer_in = app.topic(s.input_topic, verdicts_name, s.feedback_topic,
                             partitions=s.partitions, **raw)
     verdicts = app.topic(verdicts_name, partitions=s.partitions, internal=True, **raw)
@@ -138,12 +139,24 @@ def wire(app: faust.App, s: Settings) -> None:
     app.streamer_processor, app.streamer_health = proc, health  # for pages and tests
 
     async def emit(result: BatchResult, table: Any) -> None:
+        # Outputs first, and only once the broker has them the states: a restart skips the
+        # events a stored state already reflects, so an alert still in flight when the worker
+        # dies after its state was stored (RocksDB writes are immediate) would never be sent.
+        # This order makes a crash re-send instead (same alert_id: at least once).
+        sent = [await outputs[out.topic].send(key=out.key, value=out.value,
+                                              headers=out.headers or None)
+                for out in result.sends]
+        for fut in sent:
+            await fut
         for key, (msg, value) in result.writes.items():
             with as_current_event(msg):
                 table[key.encode()] = value
-        for out in result.sends:
-            await outputs[out.topic].send(key=out.key, value=out.value,
-                                          headers=out.headers or None)
+        # Hand this batch's changelog records to the producer before the batch is acked, so
+        # the commit covering its offsets also covers its state (a commit flushes only what
+        # was handed over; with exactly_once it flushes nothing of Faust's buffer itself).
+        buffer = app.producer.buffer
+        while buffer.size:
+            await buffer.flush()
 
     def get(table: Any) -> Any:
         return lambda key: table.get(key.encode())

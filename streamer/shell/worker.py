@@ -12,6 +12,12 @@ import logging
 from streamer.settings import Settings
 
 
+def internal_topics(settings: Settings) -> dict[str, int]:
+    """The worker's internal topics (cluster stage), co-partitioned with the input."""
+    return {f"{settings.app_id}-cluster-signals": settings.partitions,
+            f"{settings.app_id}-cluster-verdicts": settings.partitions}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loglevel", default=None, help="log level (default: STREAMER_LOG_LEVEL)")
     parser.add_argument("--no-create-topics", action="store_true",
@@ -25,7 +31,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_create_topics:
         from streamer.shell.topics import ensure_topics
 
-        ensure_topics(settings)
+        # The internal cluster topics too: the detect agent subscribes to the verdicts topic
+        # alongside the input, and a topic created after subscribing is only seen at the next
+        # metadata refresh.
+        ensure_topics(settings, internal_topics(settings))
     from faust import Worker
 
     from streamer.app import app
