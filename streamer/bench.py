@@ -27,7 +27,7 @@ from river import anomaly
 
 from streamer.core import codec
 from streamer.core.engine import Engine
-from streamer.core.events import decode_event, event_from_dict
+from streamer.core.events import decode_event
 
 console = Console()
 
