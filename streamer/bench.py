@@ -16,6 +16,7 @@ import argparse
 import pickle
 import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,9 @@ from streamer.core.events import decode_event
 console = Console()
 
 
-def _quantile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
+def _quantile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def run_bench(scenario: str, limit: int) -> dict[str, Any]:
@@ -62,7 +63,8 @@ def run_bench(scenario: str, limit: int) -> dict[str, Any]:
 
     hst = anomaly.HalfSpaceTrees(seed=1)
     for ev in events[:2000]:
-        hst.learn_one({"x": min(1.0, ev.output_tokens / 4000), "y": min(1.0, ev.input_tokens / 8000)})
+        hst.learn_one({"x": min(1.0, ev.output_tokens / 4000),
+                       "y": min(1.0, ev.input_tokens / 8000)})
     hst_bytes = len(pickle.dumps(hst))
     t0 = time.perf_counter()
     for _ in range(20):

@@ -110,7 +110,8 @@ def step_token(state: TokenState, signal: ClusterSignal) -> tuple[TokenState, li
     for cid, member in sorted(suspicious.items()):
         # A member shares the cluster's evidence as far as it fits the profile itself: an old,
         # large account that merely shares a cloud network with a hydra is not one of its heads.
-        fit = min(1.0, SMALL_ACCOUNT / max(1, member.requests)) * min(1.0, 0.3 + member.account_risk)
+        fit = (min(1.0, SMALL_ACCOUNT / max(1, member.requests))
+               * min(1.0, 0.3 + member.account_risk))
         told = round(evidence * fit, 4)
         if told >= member.told + 0.05:
             member.told = told

@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from streamer.core.alerts import Episode, rank
+from streamer.core.alerts import QUIET_MS, Episode, rank
 from streamer.core.clusters import SUSPICIOUS
 from streamer.core.context import account_risk, account_trust, asn_number
 from streamer.core.drift import CustomerDrift
@@ -41,6 +41,7 @@ from streamer.core.profile import CustomerProfile
 from streamer.core.scoring import SIGNAL_BY_NAME, score, severity_of, tactics_of
 
 WINDOW_MS = 5 * 60_000
+ALLOWED_LATENESS_MS = WINDOW_MS
 MIN_EVENTS = 8
 MIN_EVENTS_IN_CLUSTER = 4  # a live cluster verdict vouches for the evidence of a young head
 FIRST_CLUSTER_SIGNAL = 4
@@ -96,6 +97,7 @@ class CustomerState:
     feedback: FeedbackState = field(default_factory=FeedbackState)
     tokens: dict[str, str] = field(default_factory=dict)
     alert_signals: list[str] = field(default_factory=list)
+    heard_at_ms: int = 0
     account_age_days: float | None = None
     channel: str | None = None
     asn: str | None = None
@@ -253,7 +255,7 @@ def _evaluate(state: CustomerState, population: Population, ts_ms: int,
     if status is None:
         return []
     if status != "resolved":
-        state.alert_signals = [r.signal for r in reasons[:3]]
+        state.alert_signals = [r.signal for r in reasons if r.contribution > 0][:3]
     shown = state.episode.severity if status != "resolved" else severity
     return [_alert(state, status, shown, ts_ms, event_id, reasons)]
 
@@ -274,11 +276,14 @@ def _cluster_signals(state: CustomerState, ts_ms: int, event_id: str) -> list[Ou
 
 
 def step(state: CustomerState, event: InferenceEvent, population: Population,
-         offset: int | None = None) -> tuple[CustomerState, list[Output]]:
+         offset: int | None = None,
+         watermark_ms: int | None = None) -> tuple[CustomerState, list[Output]]:
     """Process one event of ``state.customer_id`` (see module docstring).
 
     ``offset`` is the event's source offset, when there is one: events at or below the last
     processed offset are replays after a restart and are skipped, which keeps counts exact.
+    ``watermark_ms`` is the stream's event-time watermark at arrival (the largest ``ts`` seen
+    on the stream so far); it records when the customer was last heard from.
     """
     if offset is not None:
         if offset <= state.last_offset:
@@ -288,6 +293,7 @@ def step(state: CustomerState, event: InferenceEvent, population: Population,
         state.duplicates += 1
         return state, []
     _remember_id(state, event.event_id)
+    state.heard_at_ms = max(state.heard_at_ms, event.ts_ms, watermark_ms or 0)
     outputs: list[Output] = []
     window = event.ts_ms - event.ts_ms % WINDOW_MS
     if state.window_start_ms < 0:
@@ -356,14 +362,39 @@ def apply_feedback(state: CustomerState, feedback: Feedback) -> tuple[CustomerSt
     return state, outputs
 
 
+def window_deadline(state: CustomerState) -> int:
+    """Stream watermark at which the open window may be closed without an event.
+
+    Measured from when the customer was last *heard from* as well as from the window's end, so a
+    customer whose timestamps lag the rest of the stream is not cut off while still sending.
+    """
+    return max(state.window_start_ms + WINDOW_MS, state.heard_at_ms) + ALLOWED_LATENESS_MS
+
+
+def quiet_deadline(state: CustomerState) -> int:
+    """Stream watermark at which an open episode counts as quiet and resolves."""
+    return max(state.episode.last_hot_ms, state.heard_at_ms) + QUIET_MS
+
+
+def next_deadline(state: CustomerState) -> int | None:
+    """The next watermark at which :func:`tick` would act on this customer, if any."""
+    if state.window_events:
+        return window_deadline(state)
+    if state.episode.is_open:
+        return quiet_deadline(state)
+    return None
+
+
 def tick(state: CustomerState, watermark_ms: int,
          population: Population) -> tuple[CustomerState, list[Output]]:
-    """Advance event time without an event: close a finished window, resolve a quiet episode."""
+    """Advance the stream's event time without an event from this customer: close its finished
+    window, resolve its episode once quiet. Results do not depend on how often it is called."""
     outputs: list[Output] = []
-    if state.window_events and watermark_ms >= state.window_start_ms + WINDOW_MS:
+    if state.window_events and watermark_ms >= window_deadline(state):
         outputs.append(_close_window(state, population))
-    status = state.episode.maybe_resolve(watermark_ms)
-    if status:
-        outputs.append(_alert(state, status, "none", watermark_ms, "quiet", []))
+    if state.episode.is_open and watermark_ms >= quiet_deadline(state):
+        when = quiet_deadline(state)
+        state.episode.force_resolve()
+        outputs.append(_alert(state, "resolved", "none", when, "quiet", []))
     return state, outputs
 

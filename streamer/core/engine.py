@@ -52,9 +52,9 @@ class Engine:
     def process(self, event: InferenceEvent) -> list[dict[str, Any]]:
         """One event in; alert and feature dicts out (``kind`` says which)."""
         state = self.state_of(event.customer_id)
-        _, outputs = customer.step(state, event, self.population)
-        result = self._route(outputs)
         self.watermark_ms = max(self.watermark_ms, event.ts_ms)
+        _, outputs = customer.step(state, event, self.population, watermark_ms=self.watermark_ms)
+        result = self._route(outputs)
         if self.watermark_ms - self.last_tick_ms >= TICK_EVERY_MS:
             result += self.advance(self.watermark_ms)
         return result
@@ -68,12 +68,14 @@ class Engine:
         self.last_tick_ms = watermark_ms
         outputs: list[Any] = []
         for state in self.customers.values():
-            outputs += customer.tick(state, watermark_ms - customer.WINDOW_MS, self.population)[1]
+            outputs += customer.tick(state, watermark_ms, self.population)[1]
         return self._route(outputs)
 
     def finish(self) -> list[dict[str, Any]]:
         """End of stream: close every open window."""
-        return self.advance(self.watermark_ms + 2 * customer.WINDOW_MS)
+        last = max((customer.window_deadline(s) for s in self.customers.values()
+                    if s.window_events), default=self.watermark_ms)
+        return self.advance(max(self.watermark_ms, last))
 
     def _route(self, outputs: list[Any]) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = []

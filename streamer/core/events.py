@@ -181,6 +181,16 @@ def _object(obj: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
+def _asn(client: dict[str, Any]) -> str | None:
+    """``client.asn`` as a string: "AS16509", "16509" or 16509."""
+    value = client.get("asn")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidEvent("wrong_type", "client.asn must be a string or an integer")
+    return str(value)[:64]
+
+
 def _simhash(obj: dict[str, Any]) -> int | None:
     value = _string(obj, "prompt_simhash", limit=16)
     if value is None:
@@ -251,7 +261,7 @@ def event_from_dict(obj: dict[str, Any]) -> InferenceEvent:
         system_prompt_hash=_string(obj, "system_prompt_hash"),
         client=ClientInfo(
             ip=_string(client, "ip"),
-            asn=None if client.get("asn") is None else str(client.get("asn"))[:64],
+            asn=_asn(client),
             user_agent=_string(client, "user_agent", limit=1024),
             tls_fingerprint=_string(client, "tls_fingerprint"),
         ),

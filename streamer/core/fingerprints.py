@@ -83,7 +83,7 @@ class RotatingBloom:
 
     Two Bloom filters: new items go into the current one; when it holds ``per_filter`` items
     it becomes the previous one and a fresh filter starts, so memory is bounded and old items
-    are forgotten. With the defaults (2 × 1 KiB, 600 items each) a false "seen" is ~4 %.
+    are forgotten. With the defaults (2 x 1 KiB, 600 items each) a false "seen" is ~4 %.
 
     >>> bloom = RotatingBloom()
     >>> bloom.add(12345)

@@ -20,7 +20,6 @@ from typing import Any
 import orjson
 
 from streamer.core import codec, customer
-from streamer.core.alerts import QUIET_MS
 from streamer.core.clusters import TokenState, step_token
 from streamer.core.customer import CustomerState
 from streamer.core.events import decode_event
@@ -157,13 +156,9 @@ class CustomerProcessor:
         return state
 
     def _schedule(self, partition: int, state: CustomerState) -> None:
-        if state.window_events:
-            when = state.window_start_ms + customer.WINDOW_MS
-        elif state.episode.is_open:
-            when = state.episode.last_hot_ms + QUIET_MS
-        else:
-            return
-        heapq.heappush(self.deadlines.setdefault(partition, []), (when, state.customer_id))
+        when = customer.next_deadline(state)
+        if when is not None:
+            heapq.heappush(self.deadlines.setdefault(partition, []), (when, state.customer_id))
 
     def _trim(self) -> None:
         """Bound memory: drop the least recently used states (all already persisted)."""
@@ -221,7 +216,8 @@ class CustomerProcessor:
         st = self.state(event.customer_id, msg.partition, get)
         self.watermarks[msg.partition] = max(self.watermarks.get(msg.partition, 0), event.ts_ms)
         window_before = st.window_start_ms
-        outputs = customer.step(st, event, pop, offset=msg.offset)[1]
+        outputs = customer.step(st, event, pop, offset=msg.offset,
+                                watermark_ms=self.watermarks[msg.partition])[1]
         if st.window_start_ms != window_before:
             self._schedule(msg.partition, st)
         return outputs, event.customer_id
@@ -229,7 +225,7 @@ class CustomerProcessor:
     def _tick(self, partition: int, get: Getter) -> list[tuple[Any, str]]:
         """Close windows / resolve episodes that the partition's event time has passed."""
         heap = self.deadlines.get(partition, [])
-        watermark = self.watermarks.get(partition, 0) - customer.WINDOW_MS
+        watermark = self.watermarks.get(partition, 0)
         out: list[tuple[Any, str]] = []
         pop = self.population(partition, get)
         while heap and heap[0][0] <= watermark:
