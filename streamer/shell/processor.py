@@ -216,7 +216,14 @@ class CustomerProcessor:
         st = self.state(event.customer_id, msg.partition, get)
         self.watermarks[msg.partition] = max(self.watermarks.get(msg.partition, 0), event.ts_ms)
         window_before = st.window_start_ms
-        outputs = customer.step(st, event, pop, offset=msg.offset,
+        offset: int | None = msg.offset
+        if msg.offset <= st.last_offset and not customer.is_duplicate(st, event):
+            # At or below the last offset yet never seen: not a replay but a record Faust
+            # delivered out of order (around a rebalance it can skip a record and hand it
+            # over again after later ones). Skipping it by offset would lose it for good;
+            # the event-id ring still catches real repeats.
+            offset = None
+        outputs = customer.step(st, event, pop, offset=offset,
                                 watermark_ms=self.watermarks[msg.partition])[1]
         if st.window_start_ms != window_before:
             self._schedule(msg.partition, st)
