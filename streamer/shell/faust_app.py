@@ -76,51 +76,44 @@ def _patch_faust_consumer() -> None:
        without a record, such as transaction markers, it also skips a real one);
     3. on revocation ``_committed_offset`` is dropped before the final commit, which is then
        computed without a baseline and jumps over anything not acked yet;
-    4. a record below the read offset is dropped, so the copy fetched again is thrown away;
-    5. with nothing committed yet, records fetched and then discarded (the fetch cut short
-       by a rebalance) are not fetched again: there is no committed offset to seek back to.
+    4. a record below the read offset is dropped, so the copy fetched again is thrown away.
 
     Here: no gaps are recorded (input and internal topics have no offsets without records
-    except transaction markers: single offsets, still passed by rule 2 when Kafka never
-    returned a record with that offset); a commit never passes an offset whose record was
-    fetched but not acked — the partition is fetched again from there instead, and
-    processing is idempotent per customer (:class:`~streamer.shell.processor.
-    CustomerProcessor` also takes a record that arrives after later ones); the last known
-    committed offset stands in while Faust has none (before any commit: the first offset
-    fetched); records fetched again are let through.
+    except transaction markers, single offsets still passed by rule 2 when no record with
+    that offset was ever handed over); a commit never passes a record that was handed over
+    but not acked — the partition is fetched again from there instead, and processing is
+    idempotent per customer (:class:`~streamer.shell.processor.CustomerProcessor` also takes
+    a record that arrives after later ones); the last known committed offset stands in
+    while Faust has none; records fetched again are let through.
     """
     import logging
 
-    from faust.transport.consumer import Consumer, ThreadDelegateConsumer
+    from faust.transport.consumer import Consumer
 
     if getattr(Consumer.getmany, "_streamer_patched", False):
         return
     log = logging.getLogger("streamer.consumer")
     original_getmany = Consumer.getmany
-    original_fetch = ThreadDelegateConsumer._getmany
 
-    def fetched(self: Any) -> dict[Any, set[int]]:
-        """Offsets per partition fetched from Kafka (real records) and not yet committed."""
-        seen: dict[Any, set[int]] = self.__dict__.setdefault("_streamer_fetched", {})
+    def handed_over(self: Any) -> dict[Any, set[int]]:
+        """Offsets per partition handed to the stream and not yet committed, this generation."""
+        generation = self.app.consumer_generation_id
+        if self.__dict__.get("_streamer_generation") != generation:
+            self.__dict__["_streamer_generation"] = generation
+            self.__dict__["_streamer_handed_over"] = {}
+        seen: dict[Any, set[int]] = self.__dict__["_streamer_handed_over"]
         return seen
-
-    async def _getmany(self: Any, active_partitions: Any, timeout: float) -> Any:
-        records = await original_fetch(self, active_partitions, timeout)
-        changelogs = self.app.tables.changelog_topics
-        seen = fetched(self)
-        for tp, batch in (records or {}).items():
-            if tp.topic not in changelogs:
-                seen.setdefault(tp, set()).update(r.offset for r in batch)
-        return records
 
     async def getmany(self: Any, timeout: float) -> Any:
         read_offset = self._read_offset
         changelogs = self.app.tables.changelog_topics
+        seen = handed_over(self)
         async for tp, message in original_getmany(self, timeout):
             if tp.topic not in changelogs:
                 last = read_offset.get(tp)
                 if last is not None and message.offset < last:
                     read_offset[tp] = message.offset  # fetched again: let it through (4)
+                seen.setdefault(tp, set()).add(message.offset)
             yield tp, message
 
     async def _add_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
@@ -132,20 +125,19 @@ def _patch_faust_consumer() -> None:
             return None
         acked[:] = sorted(set(acked))
         known: dict[Any, int] = self.__dict__.setdefault("_streamer_committed", {})
-        seen = fetched(self).setdefault(tp, set())
         committed = self._committed_offset[tp]
-        if committed is None:  # (3), (5)
-            committed = known.get(tp, min(seen) if seen else None)
+        if committed is None:
+            committed = known.get(tp)  # (3)
         else:
             known[tp] = committed
-        if committed is not None:
-            seen.difference_update([o for o in seen if o < committed])
-            if acked[0] > committed:
-                if committed in seen:  # a real record, fetched, never acked (2)
+        seen = handed_over(self).setdefault(tp, set())
+        if committed is not None and acked[0] > committed:
+            if committed in seen or self._committed_offset[tp] is None:
+                if committed in seen:  # a real record, handed over, never acked (2)
                     _fetch_again(self, tp, committed)
-                    return None
-                if self._committed_offset[tp] is None or acked[0] - committed > 1:
-                    return None
+                return None
+            if acked[0] - committed > 1:
+                return None
         end = 1
         while end < len(acked) and acked[end] == acked[end - 1] + 1:
             end += 1
@@ -162,26 +154,15 @@ def _patch_faust_consumer() -> None:
     def _fetch_again(self: Any, tp: Any, offset: int) -> None:
         holes: dict[Any, tuple[int, float]] = self.__dict__.setdefault("_streamer_holes", {})
         now = time.monotonic()
-        if holes.get(tp, (-1, 0.0))[0] == offset and now - holes[tp][1] < 10.0:
+        if holes.get(tp, (-1, 0.0))[0] == offset and now - holes[tp][1] < 5.0:
             return
         holes[tp] = (offset, now)
-        log.warning("%s offset %d was fetched but never processed: fetching the partition "
-                    "again from there", tp, offset)
-        self.add_future(seek_if_assigned(self, tp, offset))
-
-    async def seek_if_assigned(self: Any, tp: Any, offset: int) -> None:
-        # a rebalance may have taken the partition meanwhile: its new owner starts from the
-        # committed offset, which was not moved past the record
-        if tp not in self.assignment():
-            return
-        try:
-            await self.seek(tp, offset)
-        except Exception as exc:
-            log.warning("could not seek %s to %d: %r", tp, offset, exc)
+        log.warning("%s offset %d was handed to the stream but never processed: fetching "
+                    "the partition again from there", tp, offset)
+        self.add_future(self.seek(tp, offset))
 
     getmany._streamer_patched = True  # type: ignore[attr-defined]
     Consumer.getmany = getmany
-    ThreadDelegateConsumer._getmany = _getmany
     Consumer._add_gap = _add_gap
     Consumer._new_offset = _new_offset
 
