@@ -114,7 +114,7 @@ def canonical(x: Any) -> Any:
     if isinstance(x, Engine):
         # Which customer or token came first in the in-memory dicts is not state.
         return canonical((sorted(x.customers.items()), x.population,
-                          sorted(x.clusters.tokens.items()), x.watermark_ms, x.last_tick_ms))
+                          sorted(x.clusters.tokens.items()), x.watermark_ms))
     return (type(x).__qualname__, canonical(x.__getstate__()))
 
 
@@ -199,12 +199,14 @@ def _engine_restore(eng: Engine, data: tuple[tuple[str, bytes], ...]) -> Engine:
     for key, blob in data:
         kind, _, name = key.partition(":")
         if kind == "customer":
-            new.customers[name] = codec.decode(blob)
+            new.driver.cache[name] = (0, codec.decode(blob))
         elif kind == "token":
             new.clusters.tokens[name] = codec.decode(blob)
         else:
-            new.population = codec.decode(blob)
-    new.watermark_ms, new.last_tick_ms = eng.watermark_ms, eng.last_tick_ms
+            new.driver.partition(0).population = codec.decode(blob)
+    new.driver.partition(0).meta.watermark_ms = eng.watermark_ms
+    for cid, (_, st) in new.driver.cache.items():  # what Driver.adopt does from the table
+        new.driver.partition(0).timers.set(cid, customer.next_deadline(st))
     return new
 
 
