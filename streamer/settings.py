@@ -69,6 +69,17 @@ class Settings:
     ssl_certfile: str = ""
     ssl_keyfile: str = ""
     log_level: str = "info"
+    #: live customer states kept in memory per worker (each a few KB; the rest is in RocksDB)
+    max_cached_states: int = 100_000
+    #: timers (window closes, quiet resolutions) fired per batch: paces a shared boundary
+    timer_budget: int = 2_000
+    #: an event dated further ahead of its broker timestamp is dead-lettered (0: no bound)
+    max_future_skew_s: float = 3600.0
+    #: a record whose key is not the event's customer_id: dead_letter | count | ignore
+    key_policy: str = "dead_letter"
+    #: replace prompt/completion text in dead-lettered copies by its length and hash
+    dlq_redact_prompt: bool = True
+    input_format: str = "auto"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -110,6 +121,16 @@ class Settings:
             raise ConfigError("partitions and batch_size must be >= 1")
         if not self.bootstrap_servers:
             raise ConfigError("no bootstrap servers")
+        if self.key_policy not in {"dead_letter", "count", "ignore"}:
+            raise ConfigError(f"STREAMER_KEY_POLICY={self.key_policy!r}: use dead_letter, count "
+                              "or ignore")
+        if self.max_cached_states < 1 or self.timer_budget < 1 or self.max_future_skew_s < 0:
+            raise ConfigError("max_cached_states and timer_budget must be >= 1, "
+                              "max_future_skew_s >= 0")
+
+    def cluster_topic_names(self) -> tuple[str, str]:
+        """The cluster stage's internal topics: (signals, verdicts)."""
+        return f"{self.app_id}-cluster-signals", f"{self.app_id}-cluster-verdicts"
 
     def kafka_client_options(self) -> dict[str, object]:
         """Security options in kafka-python / aiokafka spelling (empty values omitted)."""

@@ -15,18 +15,18 @@ committed offset never runs ahead of the state that reflects it.
 from __future__ import annotations
 
 import asyncio
-import contextvars
+import logging
 import time
-import weakref
-from collections.abc import Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Coroutine
 from typing import Any
 
 import faust
-from faust.streams import _current_event
 
+from streamer.core.engine import partition_for
 from streamer.errors import ConfigError
 from streamer.settings import Settings
+from streamer.shell import faust_compat
+from streamer.shell.faust_compat import as_current_event
 from streamer.shell.processor import (
     BatchResult,
     ClusterProcessor,
@@ -35,15 +35,9 @@ from streamer.shell.processor import (
     wall_ms,
 )
 
-
-@contextmanager
-def as_current_event(event: Any) -> Iterator[None]:
-    """Make ``event`` Faust's current event, so a table write goes to *its* partition."""
-    token: contextvars.Token[Any] = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
+log = logging.getLogger("streamer.worker")
+#: stored entries read per step while rebuilding a partition's timers after an assignment
+ADOPT_CHUNK = 2_000
 
 
 class Health:
@@ -58,113 +52,6 @@ class Health:
     def beat(self) -> None:
         self.last_batch = time.monotonic()
         self.batches += 1
-
-
-def _patch_faust_consumer() -> None:
-    """Make Faust 0.15's consumer lose no record around rebalances (idempotent).
-
-    Found by ``tests/durability/test_rebalance.py`` (one to three events lost in about half
-    the runs): around a rebalance or a seek, Faust's consumer hands a record to the stream
-    which is then neither processed nor acked (flow suspended, fetch cut short), and its
-    offset bookkeeping lets the commit pass it:
-
-    1. after a seek the read offset is the *next* offset, so a record fetched before the seek
-       and delivered after it looks like a jump, and the offsets in between are recorded as
-       a "gap" (offsets without records) and counted as acked; gaps also include one offset
-       too many, which acks it twice and then slows every commit to one offset;
-    2. ``_new_offset`` lets a commit pass one offset that was never acked (meant for offsets
-       without a record, such as transaction markers, it also skips a real one);
-    3. on revocation ``_committed_offset`` is dropped before the final commit, which is then
-       computed without a baseline and jumps over anything not acked yet;
-    4. a record below the read offset is dropped, so the copy fetched again is thrown away.
-
-    Here: no gaps are recorded (input and internal topics have no offsets without records
-    except transaction markers, single offsets still passed by rule 2 when no record with
-    that offset was ever handed over); a commit never passes a record that was handed over
-    but not acked — the partition is fetched again from there instead, and processing is
-    idempotent per customer (:class:`~streamer.shell.processor.CustomerProcessor` also takes
-    a record that arrives after later ones); the last known committed offset stands in
-    while Faust has none; records fetched again are let through.
-    """
-    import logging
-
-    from faust.transport.consumer import Consumer
-
-    if getattr(Consumer.getmany, "_streamer_patched", False):
-        return
-    log = logging.getLogger("streamer.consumer")
-    original_getmany = Consumer.getmany
-
-    def handed_over(self: Any) -> dict[Any, set[int]]:
-        """Offsets per partition handed to the stream and not yet committed, this generation."""
-        generation = self.app.consumer_generation_id
-        if self.__dict__.get("_streamer_generation") != generation:
-            self.__dict__["_streamer_generation"] = generation
-            self.__dict__["_streamer_handed_over"] = {}
-        seen: dict[Any, set[int]] = self.__dict__["_streamer_handed_over"]
-        return seen
-
-    async def getmany(self: Any, timeout: float) -> Any:
-        read_offset = self._read_offset
-        changelogs = self.app.tables.changelog_topics
-        seen = handed_over(self)
-        async for tp, message in original_getmany(self, timeout):
-            if tp.topic not in changelogs:
-                last = read_offset.get(tp)
-                if last is not None and message.offset < last:
-                    read_offset[tp] = message.offset  # fetched again: let it through (4)
-                seen.setdefault(tp, set()).add(message.offset)
-            yield tp, message
-
-    async def _add_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
-        return None  # (1)
-
-    def _new_offset(self: Any, tp: Any) -> int | None:
-        acked: list[int] = self._acked[tp]
-        if not acked:
-            return None
-        acked[:] = sorted(set(acked))
-        known: dict[Any, int] = self.__dict__.setdefault("_streamer_committed", {})
-        committed = self._committed_offset[tp]
-        if committed is None:
-            committed = known.get(tp)  # (3)
-        else:
-            known[tp] = committed
-        seen = handed_over(self).setdefault(tp, set())
-        if committed is not None and acked[0] > committed:
-            if committed in seen or self._committed_offset[tp] is None:
-                if committed in seen:  # a real record, handed over, never acked (2)
-                    _fetch_again(self, tp, committed)
-                return None
-            if acked[0] - committed > 1:
-                return None
-        end = 1
-        while end < len(acked) and acked[end] == acked[end - 1] + 1:
-            end += 1
-        batch = acked[:end]
-        del acked[:end]
-        self._acked_index[tp].difference_update(batch)
-        new = batch[-1] + 1
-        if committed is not None and new <= committed:
-            return None
-        known[tp] = new
-        seen.difference_update([o for o in seen if o < new])
-        return new
-
-    def _fetch_again(self: Any, tp: Any, offset: int) -> None:
-        holes: dict[Any, tuple[int, float]] = self.__dict__.setdefault("_streamer_holes", {})
-        now = time.monotonic()
-        if holes.get(tp, (-1, 0.0))[0] == offset and now - holes[tp][1] < 5.0:
-            return
-        holes[tp] = (offset, now)
-        log.warning("%s offset %d was handed to the stream but never processed: fetching "
-                    "the partition again from there", tp, offset)
-        self.add_future(self.seek(tp, offset))
-
-    getmany._streamer_patched = True  # type: ignore[attr-defined]
-    Consumer.getmany = getmany
-    Consumer._add_gap = _add_gap
-    Consumer._new_offset = _new_offset
 
 
 #: RocksDB sizes per partition database (two tables x the partitions a worker owns). Faust's
@@ -221,8 +108,13 @@ def create_app(settings: Settings) -> faust.App:
         conf["consumer_group_instance_id"] = settings.group_instance_id
     if settings.security_protocol != "PLAINTEXT":
         conf["broker_credentials"] = _credentials(settings)
-    _patch_faust_consumer()
+    faust_compat.check_version()
     app = faust.App(settings.app_id, **conf)
+
+    @app.on_worker_init.connect
+    def _patch(sender: Any, **kwargs: Any) -> None:
+        faust_compat.install_consumer_patch()
+
     wire(app, settings)
     return app
 
@@ -247,7 +139,7 @@ def wire(app: faust.App, s: Settings) -> None:
     """Declare topics, tables, agents, pages and rebalance hooks on ``app``."""
     raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
                            "key_serializer": "raw", "value_serializer": "raw"}
-    signals_name, verdicts_name = f"{s.app_id}-cluster-signals", f"{s.app_id}-cluster-verdicts"
+    signals_name, verdicts_name = s.cluster_topic_names()
     # (``streamer worker`` creates both before starting; see shell/worker.py.)
     customer_in = app.topic(s.input_topic, verdicts_name, s.feedback_topic,
                             partitions=s.partitions, **raw)
@@ -266,13 +158,24 @@ def wire(app: faust.App, s: Settings) -> None:
         input_topic=s.input_topic, verdicts_topic=verdicts_name, feedback_topic=s.feedback_topic,
         alerts_topic=s.alerts_topic, features_topic=s.features_topic, dlq_topic=s.dlq_topic,
         signals_topic=signals_name, max_message_bytes=s.max_message_bytes,
+        max_cached=s.max_cached_states, timer_budget=s.timer_budget,
+        max_future_skew_ms=int(s.max_future_skew_s * 1000), key_policy=s.key_policy,
+        input_format=s.input_format, redact_dlq=s.dlq_redact_prompt,
+        get=lambda key: states.get(key.encode()),
     )
-    clusters = ClusterProcessor(verdicts_topic=verdicts_name)
+    clusters = ClusterProcessor(verdicts_topic=verdicts_name, dlq_topic=s.dlq_topic,
+                                max_cached=s.max_cached_states, redact_dlq=s.dlq_redact_prompt,
+                                get=lambda key: tokens.get(key.encode()))
     health = Health()
     snapshot = {"at": time.monotonic()}
+    #: per partition, the latest Faust event seen: table writes of timers fired between
+    #: batches go to its partition
+    last_event: dict[int, Any] = {}
+    adopted: set[int] = set()
     app.streamer_processor, app.streamer_health = proc, health  # for pages and tests
+    app.streamer_clusters = clusters
 
-    async def emit(result: BatchResult, table: Any) -> None:
+    async def emit(result: BatchResult, table: Any, events: dict[int, Any]) -> None:
         # Outputs first, and only once the broker has them the states: a restart skips the
         # events a stored state already reflects, so an alert still in flight when the worker
         # dies after its state was stored (RocksDB writes are immediate) would never be sent.
@@ -282,36 +185,63 @@ def wire(app: faust.App, s: Settings) -> None:
                 for out in result.sends]
         for fut in sent:
             await fut
-        for key, (msg, value) in result.writes.items():
-            with as_current_event(msg):
+        for key, (partition, value) in result.writes.items():
+            event = events.get(partition) or last_event.get(partition)
+            if event is None:  # pragma: no cover - a write always follows a record of its partition
+                continue
+            with as_current_event(event):
                 table[key.encode()] = value
         # Hand this batch's changelog records to the producer before the batch is acked, so
         # the commit covering its offsets also covers its state (a commit flushes only what
-        # was handed over; with exactly_once it flushes nothing of Faust's buffer itself).
+        # was handed over).
         buffer = app.producer.buffer
         while buffer.size:
             await buffer.flush()
 
-    def get(table: Any) -> Any:
-        return lambda key: table.get(key.encode())
+    async def adopt(partition: int) -> None:
+        """Rebuild a newly assigned partition's timers from its stored states, in steps."""
+        items = faust_compat.partition_items(states, partition)
+        memory = not s.store.startswith("rocksdb")
+        n = 0
+        while True:
+            chunk = []
+            for key, value in items:
+                if key.startswith(b"__"):
+                    continue
+                if memory and partition_for(key, s.partitions) != partition:
+                    continue
+                chunk.append((key, value))
+                if len(chunk) >= ADOPT_CHUNK:
+                    break
+            if not chunk:
+                break
+            n += proc.adopt(partition, chunk)
+            await asyncio.sleep(0)
+        log.info("partition %d: timers rebuilt from %d stored customer states", partition, n)
 
     async def detect_batch(batch: list[Any]) -> None:
         messages = [_message(ev) for ev in batch]
-        result = proc.process_batch(messages, get(states), wall_ms())
-        await emit(_with_events(result, messages, batch), states)
+        events = {m.partition: ev for m, ev in zip(messages, batch, strict=True)}
+        last_event.update(events)
+        for p in events:
+            if p not in adopted:
+                adopted.add(p)
+                app.add_future(adopt(p))
+        result = proc.process_batch(messages, wall_ms())
+        await emit(result, states, events)
         if time.monotonic() - snapshot["at"] >= s.model_snapshot_interval_s:
             snapshot["at"] = time.monotonic()
-            last = {m.partition: ev for m, ev in zip(messages, batch, strict=True)}
             for key, (partition, value) in proc.snapshot_populations().items():
-                if partition in last:
-                    with as_current_event(last[partition]):
+                if partition in last_event:
+                    with as_current_event(last_event[partition]):
                         states[key.encode()] = value
         health.beat()
 
     async def cluster_batch(batch: list[Any]) -> None:
         messages = [_message(ev) for ev in batch]
-        result = clusters.process_batch(messages, get(tokens))
-        await emit(_with_events(result, messages, batch), tokens)
+        events = {m.partition: ev for m, ev in zip(messages, batch, strict=True)}
+        result = clusters.process_batch(messages, wall_ms())
+        await emit(result, tokens, events)
         health.beat()
 
     @app.agent(customer_in, name="detect")
@@ -324,15 +254,28 @@ def wire(app: faust.App, s: Settings) -> None:
         async for batch in stream.take_events(s.batch_size, within=s.batch_within_s):
             await run_to_end(batch, cluster_batch(batch), health, "cluster")
 
+    @app.timer(interval=1.0)
+    async def fire_pending() -> None:
+        """Timers left due when a batch's budget ran out, on partitions gone quiet since."""
+        if not proc.pending:
+            return
+        parts = {p for p in proc.pending if p in last_event}
+        result = proc.process_batch([], wall_ms())
+        await emit(result, states, {p: last_event[p] for p in parts})
+
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
-        proc.forget_partitions(tp.partition for tp in revoked)
-        clusters.forget_partitions(tp.partition for tp in revoked)
+        parts = {tp.partition for tp in revoked}
+        proc.forget_partitions(parts)
+        clusters.forget_partitions(parts)
+        adopted.difference_update(parts)
+        for p in parts:
+            last_event.pop(p, None)
 
     from streamer.shell.web import register_pages
 
     register_pages(app, proc, states, health)
-    del detect, cluster, on_revoked  # registered on the app
+    del detect, cluster, on_revoked, fire_pending  # registered on the app
 
 
 async def run_to_end(events: list[Any], work: Coroutine[Any, Any, None], health: Health,
@@ -374,13 +317,8 @@ async def run_to_end(events: list[Any], work: Coroutine[Any, Any, None], health:
 
 def _message(ev: Any) -> Message:
     m = ev.message
+    ts = m.timestamp
     return Message(topic=m.topic, partition=m.partition, offset=m.offset, key=m.key,
-                   value=m.value if m.value is not None else b"")
-
-
-def _with_events(result: BatchResult, messages: list[Message], batch: list[Any]) -> BatchResult:
-    """Swap each write's :class:`Message` for the Faust event it came from (for partitioning)."""
-    by_id = {id(m): ev for m, ev in zip(messages, batch, strict=True)}
-    result.writes = {k: (by_id[id(m)], v) for k, (m, v) in result.writes.items()}
-    return result
+                   value=m.value if m.value is not None else b"",
+                   timestamp_ms=int(ts * 1000) if ts else None)
 

@@ -1,39 +1,42 @@
-"""Batch processing between Faust and the core, without Faust: decode, step, collect.
+"""Between Faust and the core driver, without Faust: bytes in, sends and state writes out.
 
-The Faust agents hand each batch of raw messages to a :class:`CustomerProcessor` and get back
-what to send and which customers' states changed. Keeping this out of the agents makes them a
-dozen lines each and lets the logic be tested without a broker.
-
-Live states stay in memory (an LRU bounded by ``max_cached``); a state is loaded from the store
-on a miss and written back once per batch in which it changed.
+The Faust agents hand each batch of raw records to a :class:`CustomerProcessor` (or a
+:class:`ClusterProcessor`) and get back what to send and which table entries to write. All
+decisions — decoding, dedupe, watermarks, timers, scoring — are the core
+:class:`~streamer.core.driver.Driver`'s; this module only turns records into driver calls and
+driver outputs into Kafka records (alerts, features, cluster signals, dead letters) and
+encoded states. Keeping it out of the agents lets it be tested without a broker.
 """
 
 from __future__ import annotations
 
-import heapq
+import logging
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from streamer.core import codec, customer
-from streamer.core.clusters import TokenState, step_token
-from streamer.core.customer import CustomerState
-from streamer.core.events import decode_event
-from streamer.core.outputs import (
-    Alert,
-    ClusterSignal,
-    ClusterVerdict,
-    FeatureRecord,
-    Feedback,
+from streamer.core import codec
+from streamer.core.driver import (
+    ClusterDriver,
+    DeadLetter,
+    Driver,
+    DriverConfig,
+    Getter,
+    Kind,
 )
-from streamer.core.population import Population
-from streamer.errors import InvalidEvent
+from streamer.core.outputs import Alert, ClusterSignal, ClusterVerdict, FeatureRecord
+from streamer.core.redact import redact
+from streamer.core.scoring import SIGNAL_BY_NAME
 
-Getter = Callable[[str], bytes | None]
+log = logging.getLogger("streamer.processor")
+#: Encoded-size limits by state kind (bytes): a state past its limit is still written (losing
+#: it would be worse) but counted in ``state_oversize`` and logged.
+STATE_LIMITS: dict[str, int] = {"CustomerState": 20_000, "TokenState": 200_000,
+                                "Population": 900_000, "PartitionMeta": 1_000}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,7 @@ class Message:
     offset: int
     key: bytes | None
     value: bytes
+    timestamp_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -60,59 +64,58 @@ class Send:
 @dataclass(slots=True)
 class BatchResult:
     sends: list[Send] = field(default_factory=list)
-    #: customer/token key -> (message whose partition the state belongs to, encoded state)
-    writes: dict[str, tuple[Message, bytes]] = field(default_factory=dict)
+    #: table key -> (partition the entry belongs to, encoded state)
+    writes: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     events: int = 0
     invalid: int = 0
+    #: (trigger record's partition and offset, alert) for latency metrics
+    alerts: list[tuple[Message | None, Alert]] = field(default_factory=list)
 
 
-def dead_letter(msg: Message, err: InvalidEvent, dlq_topic: str, now_ms: int) -> Send:
-    """The DLQ record: the original bytes untouched; why and where from in headers."""
+def dead_letter(msg: Message, reason: str, detail: str, dlq_topic: str, now_ms: int,
+                redact_prompt: bool = True) -> Send:
+    """The DLQ record: why and where from in headers; the original bytes, with prompt and
+    completion text replaced by their length and hash unless ``redact_prompt`` is off."""
+    value, how = (redact(msg.value) if redact_prompt else (msg.value, "off"))
     return Send(
         topic=dlq_topic,
         key=msg.key or b"",
-        value=msg.value,
+        value=value,
         headers=[
-            ("streamer-reason", err.reason.encode()),
-            ("streamer-detail", err.detail[:500].encode("utf-8", "replace")),
+            ("streamer-reason", reason.encode()),
+            ("streamer-detail", detail[:500].encode("utf-8", "replace")),
             ("streamer-source-topic", msg.topic.encode()),
             ("streamer-source-partition", str(msg.partition).encode()),
             ("streamer-source-offset", str(msg.offset).encode()),
             ("streamer-failed-at", str(now_ms).encode()),
+            ("streamer-redacted", how.encode()),
         ],
     )
 
 
-def parse_feedback(raw: bytes, now_ms: int) -> Feedback:
-    """Decode an analyst feedback record (JSON) or raise :class:`InvalidEvent`."""
-    from streamer.core.events import parse_ts
-
-    try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidEvent("bad_json", str(exc)) from None
-    if not isinstance(obj, dict) or not isinstance(obj.get("customer_id"), str):
-        raise InvalidEvent("missing_field", "feedback needs customer_id")
-    verdict = obj.get("verdict")
-    if verdict not in {"false_positive", "confirmed", "allowlisted"}:
-        raise InvalidEvent("bad_verdict", f"verdict {verdict!r}")
-    expires = obj.get("expires_at")
-    signals = obj.get("signals") or []
-    return Feedback(
-        customer_id=obj["customer_id"], verdict=verdict,
-        ts_ms=parse_ts(obj["ts"]) if obj.get("ts") is not None else now_ms,
-        expires_at_ms=None if expires is None else parse_ts(expires, "expires_at"),
-        note=str(obj.get("note", ""))[:500],
-        signals=tuple(str(s) for s in signals if isinstance(s, str)),
-    )
+def encode_state(key: str, state: Any, counters: Counter[str]) -> bytes:
+    """Encode one state for the table, checking its size against :data:`STATE_LIMITS`."""
+    data = codec.encode(state)
+    kind = type(state).__name__
+    limit = STATE_LIMITS.get(kind)
+    counters[f"state_bytes:{kind}"] += len(data)
+    if limit is not None and len(data) > limit:
+        counters["state_oversize"] += 1
+        log.warning("state %s (%s) is %d bytes, above its %d-byte limit", kind,
+                    "customer" if kind == "CustomerState" else key, len(data), limit)
+    return data
 
 
 class CustomerProcessor:
-    """Owns the live per-customer states and per-partition population views of one worker."""
+    """The customer stage of one worker: a :class:`Driver` fed from the co-partitioned input,
+    verdict and feedback topics."""
 
     def __init__(self, *, input_topic: str, verdicts_topic: str, feedback_topic: str,
                  alerts_topic: str, features_topic: str, dlq_topic: str, signals_topic: str,
-                 max_message_bytes: int, max_cached: int = 200_000) -> None:
+                 max_message_bytes: int, max_cached: int = 100_000,
+                 timer_budget: int | None = 2_000, max_future_skew_ms: int = 3_600_000,
+                 key_policy: str = "dead_letter", input_format: str = "auto",
+                 redact_dlq: bool = True, get: Getter | None = None) -> None:
         self.input_topic = input_topic
         self.verdicts_topic = verdicts_topic
         self.feedback_topic = feedback_topic
@@ -120,157 +123,123 @@ class CustomerProcessor:
         self.features_topic = features_topic
         self.dlq_topic = dlq_topic
         self.signals_topic = signals_topic
-        self.max_message_bytes = max_message_bytes
-        self.max_cached = max_cached
-        self.cache: OrderedDict[str, tuple[int, CustomerState]] = OrderedDict()
-        self.populations: dict[int, Population] = {}
-        self.watermarks: dict[int, int] = {}
-        #: per partition, a heap of (event time at which to tick, customer): window closes and
-        #: quiet-episode resolutions for customers who sent nothing since
-        self.deadlines: dict[int, list[tuple[int, str]]] = {}
+        self.redact_dlq = redact_dlq
+        config = DriverConfig(max_cached=max_cached, timer_budget=timer_budget,
+                              max_future_skew_ms=max_future_skew_ms,
+                              key_policy=key_policy,  # type: ignore[arg-type]
+                              max_event_bytes=max_message_bytes, input_format=input_format)
+        self.driver = Driver(config, get, known_signal=SIGNAL_BY_NAME.__contains__)
+        self.counters: Counter[str] = Counter()
+        #: partitions with timers still due after a batch (the budget ran out)
+        self.pending: set[int] = set()
         self.processed = 0
         self.invalid = 0
 
-    # --- state ------------------------------------------------------------------------
-    @staticmethod
-    def population_key(partition: int) -> str:
-        return f"__population__/{partition}"
+    def bind(self, get: Getter) -> None:
+        """Where stored states are read from (the table)."""
+        self.driver.get = get
 
-    def population(self, partition: int, get: Getter) -> Population:
-        pop = self.populations.get(partition)
-        if pop is None:
-            raw = get(self.population_key(partition))
-            pop = codec.decode(raw) if raw else Population()
-            self.populations[partition] = pop
-        return pop
+    @property
+    def cache(self) -> Any:
+        return self.driver.cache
 
-    def state(self, customer_id: str, partition: int, get: Getter) -> CustomerState:
-        hit = self.cache.get(customer_id)
-        if hit is not None:
-            self.cache.move_to_end(customer_id)
-            return hit[1]
-        raw = get(customer_id)
-        state = codec.decode(raw) if raw else CustomerState(customer_id)
-        self.cache[customer_id] = (partition, state)
-        self._schedule(partition, state)
-        return state
-
-    def _schedule(self, partition: int, state: CustomerState) -> None:
-        when = customer.next_deadline(state)
-        if when is not None:
-            heapq.heappush(self.deadlines.setdefault(partition, []), (when, state.customer_id))
-
-    def _trim(self) -> None:
-        """Bound memory: drop the least recently used states (all already persisted)."""
-        while len(self.cache) > self.max_cached:
-            self.cache.popitem(last=False)
-
-    def forget_partitions(self, partitions: Iterable[int]) -> None:
-        """Drop live state of partitions this worker no longer owns (after a rebalance)."""
-        gone = set(partitions)
-        for cid in [c for c, (p, _) in self.cache.items() if p in gone]:
-            del self.cache[cid]
-        for p in gone:
-            self.populations.pop(p, None)
-            self.watermarks.pop(p, None)
-            self.deadlines.pop(p, None)
+    def kind_of(self, topic: str) -> Kind:
+        if topic == self.verdicts_topic:
+            return "verdict"
+        if topic == self.feedback_topic:
+            return "feedback"
+        return "event"
 
     # --- processing ---------------------------------------------------------------------
-    def process_batch(self, messages: Iterable[Message], get: Getter, now_ms: int) -> BatchResult:
+    def process_batch(self, messages: Iterable[Message], now_ms: int) -> BatchResult:
         result = BatchResult()
-        changed: dict[str, Message] = {}
-        last_of_partition: dict[int, Message] = {}
+        touched: set[int] = set(self.pending)
+        d = self.driver
         for msg in messages:
-            try:
-                outputs, cid = self._one(msg, get, now_ms)
-            except InvalidEvent as err:
-                result.invalid += 1
-                result.sends.append(dead_letter(msg, err, self.dlq_topic, now_ms))
-                continue
-            changed[cid] = msg
-            result.events += msg.topic == self.input_topic
-            result.sends.extend(self._encode(outputs, now_ms))
-            last_of_partition[msg.partition] = msg
-        for partition, msg in last_of_partition.items():
-            for out, cid in self._tick(partition, get):
-                changed[cid] = msg
-                result.sends.extend(self._encode([out], now_ms))
-        for cid, msg in changed.items():
-            result.writes[cid] = (msg, codec.encode(self.state(cid, msg.partition, get)))
-        self._trim()
+            kind = self.kind_of(msg.topic)
+            before = d.counters["processed"]
+            outputs = d.on_record(kind, msg.partition, msg.offset if kind == "event" else None,
+                                  msg.key if msg.key is not None else b"", msg.value,
+                                  timestamp_ms=msg.timestamp_ms, now_ms=now_ms)
+            if kind == "event":
+                result.events += d.counters["processed"] - before
+            touched.add(msg.partition)
+            self._encode(outputs, msg, now_ms, result)
+        self.pending.clear()
+        for p in sorted(touched):
+            if d.due(p):
+                self._encode(d.on_watermark(p), None, now_ms, result)
+                if d.due(p):
+                    self.pending.add(p)
+        for key, (p, state) in d.take_writes().items():
+            result.writes[key] = (p, encode_state(key, state, self.counters))
         self.processed += result.events
         self.invalid += result.invalid
         return result
 
-    def _one(self, msg: Message, get: Getter, now_ms: int) -> tuple[list[Any], str]:
-        pop = self.population(msg.partition, get)
-        if msg.topic == self.verdicts_topic:
-            verdict = ClusterVerdict.from_dict(orjson.loads(msg.value))
-            st = self.state(verdict.customer_id, msg.partition, get)
-            return customer.apply_verdict(st, verdict, pop)[1], verdict.customer_id
-        if msg.topic == self.feedback_topic:
-            fb = parse_feedback(msg.value, now_ms)
-            st = self.state(fb.customer_id, msg.partition, get)
-            return customer.apply_feedback(st, fb)[1], fb.customer_id
-        event = decode_event(msg.value, max_bytes=self.max_message_bytes)
-        st = self.state(event.customer_id, msg.partition, get)
-        self.watermarks[msg.partition] = max(self.watermarks.get(msg.partition, 0), event.ts_ms)
-        window_before = st.window_start_ms
-        offset: int | None = msg.offset
-        if msg.offset <= st.last_offset and not customer.is_duplicate(st, event):
-            # At or below the last offset yet never seen: not a replay but a record Faust
-            # delivered out of order (around a rebalance it can skip a record and hand it
-            # over again after later ones). Skipping it by offset would lose it for good;
-            # the event-id ring still catches real repeats.
-            offset = None
-        outputs = customer.step(st, event, pop, offset=offset,
-                                watermark_ms=self.watermarks[msg.partition])[1]
-        if st.window_start_ms != window_before:
-            self._schedule(msg.partition, st)
-        return outputs, event.customer_id
-
-    def _tick(self, partition: int, get: Getter) -> list[tuple[Any, str]]:
-        """Close windows / resolve episodes that the partition's event time has passed."""
-        heap = self.deadlines.get(partition, [])
-        watermark = self.watermarks.get(partition, 0)
-        out: list[tuple[Any, str]] = []
-        pop = self.population(partition, get)
-        while heap and heap[0][0] <= watermark:
-            _, cid = heapq.heappop(heap)
-            st = self.state(cid, partition, get)
-            out.extend((o, cid) for o in customer.tick(st, watermark, pop)[1])
-            self._schedule(partition, st)
-        return out
+    def adopt(self, partition: int, items: Iterable[tuple[bytes, bytes]]) -> int:
+        """Rebuild the partition's timers from its stored customer states; returns how many."""
+        n = 0
+        for key, raw in items:
+            try:
+                cid = key.decode()
+            except UnicodeDecodeError:
+                continue
+            self.driver.adopt(partition, cid, raw)
+            n += 1
+        return n
 
     def snapshot_populations(self) -> dict[str, tuple[int, bytes]]:
         """Encoded population views by key, with the partition each belongs to."""
-        return {self.population_key(p): (p, codec.encode(pop))
-                for p, pop in self.populations.items()}
+        return {key: (p, encode_state(key, pop, self.counters))
+                for key, (p, pop) in self.driver.snapshots().items()}
 
-    def _encode(self, outputs: Iterable[Any], now_ms: int) -> list[Send]:
-        sends = []
+    def forget_partitions(self, partitions: Iterable[int]) -> None:
+        gone = set(partitions)
+        self.driver.forget_partitions(gone)
+        self.pending -= gone
+
+    def _encode(self, outputs: Iterable[Any], msg: Message | None, now_ms: int,
+                result: BatchResult) -> None:
+        sends = result.sends
         for out in outputs:
             if isinstance(out, Alert):
                 sends.append(Send(self.alerts_topic, out.customer_id.encode(),
                                   orjson.dumps(out.to_dict(emitted_at_ms=now_ms))))
+                result.alerts.append((msg, out))
             elif isinstance(out, FeatureRecord):
                 sends.append(Send(self.features_topic, out.customer_id.encode(),
                                   orjson.dumps(out.to_dict())))
             elif isinstance(out, ClusterSignal):
                 sends.append(Send(self.signals_topic, out.token.encode(),
                                   orjson.dumps(out.to_dict())))
-        return sends
+            elif isinstance(out, DeadLetter) and msg is not None:
+                result.invalid += 1
+                sends.append(dead_letter(msg, out.reason, out.detail, self.dlq_topic, now_ms,
+                                         self.redact_dlq))
+
+    def stats(self) -> dict[str, Any]:
+        """Counters and sizes for ``/stats`` and metrics."""
+        d = self.driver
+        return {"counters": dict(d.counters), "dead_letters": dict(d.dead_letters),
+                "sizes": d.sizes(), "state": dict(self.counters),
+                "watermarks": {p: part.meta.watermark_ms for p, part in d.partitions.items()}}
 
     def customer_summary(self, customer_id: str, get: Getter) -> dict[str, Any] | None:
         """What the web endpoint shows for one customer (None if unknown)."""
-        hit = self.cache.get(customer_id)
+        hit = self.driver.cache.get(customer_id)
         if hit is not None:
             st = hit[1]
         else:
             raw = get(customer_id)
             if not raw:
                 return None
-            st = codec.decode(raw)
+            try:
+                st = codec.decode(raw)
+            except Exception:
+                return None
+            if not hasattr(st, "episode"):
+                return None
         return {
             "customer_id": customer_id, "events_processed": st.events_total,
             "duplicates_skipped": st.duplicates, "risk": round(st.risk, 4),
@@ -281,45 +250,40 @@ class CustomerProcessor:
 
 
 class ClusterProcessor:
-    """Owns the live token states of the cluster stage on one worker."""
+    """The cluster stage of one worker: token states in, verdicts out."""
 
-    def __init__(self, verdicts_topic: str, max_cached: int = 200_000) -> None:
+    def __init__(self, verdicts_topic: str, dlq_topic: str = "", max_cached: int = 100_000,
+                 redact_dlq: bool = True, get: Getter | None = None) -> None:
         self.verdicts_topic = verdicts_topic
-        self.max_cached = max_cached
-        self.cache: OrderedDict[str, tuple[int, TokenState]] = OrderedDict()
+        self.dlq_topic = dlq_topic
+        self.redact_dlq = redact_dlq
+        self.driver = ClusterDriver(get, max_cached=max_cached)
+        self.counters: Counter[str] = Counter()
 
-    def token(self, key: str, partition: int, get: Getter) -> TokenState:
-        hit = self.cache.get(key)
-        if hit is not None:
-            self.cache.move_to_end(key)
-            return hit[1]
-        raw = get(key)
-        st = codec.decode(raw) if raw else TokenState()
-        self.cache[key] = (partition, st)
-        if len(self.cache) > self.max_cached:
-            self.cache.popitem(last=False)
-        return st
+    def bind(self, get: Getter) -> None:
+        self.driver.get = get
+
+    @property
+    def cache(self) -> Any:
+        return self.driver.cache
+
+    def process_batch(self, messages: Iterable[Message], now_ms: int = 0) -> BatchResult:
+        result = BatchResult()
+        for msg in messages:
+            for out in self.driver.on_record(msg.partition, msg.value):
+                if isinstance(out, ClusterVerdict):
+                    result.sends.append(Send(self.verdicts_topic, out.customer_id.encode(),
+                                             orjson.dumps(out.to_dict())))
+                elif self.dlq_topic:
+                    result.invalid += 1
+                    result.sends.append(dead_letter(msg, out.reason, out.detail,
+                                                    self.dlq_topic, now_ms, self.redact_dlq))
+        for key, (p, state) in self.driver.take_writes().items():
+            result.writes[key] = (p, encode_state(key, state, self.counters))
+        return result
 
     def forget_partitions(self, partitions: Iterable[int]) -> None:
-        gone = set(partitions)
-        for key in [k for k, (p, _) in self.cache.items() if p in gone]:
-            del self.cache[key]
-
-    def process_batch(self, messages: Iterable[Message], get: Getter) -> BatchResult:
-        result = BatchResult()
-        changed: dict[str, Message] = {}
-        for msg in messages:
-            d: Mapping[str, Any] = orjson.loads(msg.value)
-            signal = ClusterSignal(**d)
-            st = self.token(signal.token, msg.partition, get)
-            _, verdicts = step_token(st, signal)
-            changed[signal.token] = msg
-            for v in verdicts:
-                result.sends.append(Send(self.verdicts_topic, v.customer_id.encode(),
-                                         orjson.dumps(v.to_dict())))
-        for key, msg in changed.items():
-            result.writes[key] = (msg, codec.encode(self.token(key, msg.partition, get)))
-        return result
+        self.driver.forget_partitions(partitions)
 
 
 def wall_ms() -> int:

@@ -14,8 +14,7 @@ from streamer.settings import Settings
 
 def internal_topics(settings: Settings) -> dict[str, int]:
     """The worker's internal topics (cluster stage), co-partitioned with the input."""
-    return {f"{settings.app_id}-cluster-signals": settings.partitions,
-            f"{settings.app_id}-cluster-verdicts": settings.partitions}
+    return dict.fromkeys(settings.cluster_topic_names(), settings.partitions)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

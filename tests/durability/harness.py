@@ -73,11 +73,11 @@ class Harness:
 
     @property
     def verdicts_topic(self) -> str:
-        return f"{self.app_id}-cluster-verdicts"
+        return self.settings.cluster_topic_names()[1]
 
     @property
     def signals_topic(self) -> str:
-        return f"{self.app_id}-cluster-signals"
+        return self.settings.cluster_topic_names()[0]
 
     # --- workers ---------------------------------------------------------------------
     def worker(self, name: str = "w", env: dict[str, str] | None = None,
