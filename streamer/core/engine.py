@@ -127,6 +127,8 @@ class Engine:
         outputs: list[Any] = []
         for p in range(self.n_partitions):
             outputs += self.driver.on_watermark(p, watermark_ms)
+            while self.driver.due(p):  # a timer budget paces, never drops
+                outputs += self.driver.on_watermark(p)
         return self._route(outputs)
 
     def finish(self) -> list[dict[str, Any]]:

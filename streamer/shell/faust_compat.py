@@ -129,6 +129,37 @@ def holes(acked: Iterable[int], handed: Set[int]) -> list[int]:
     return sorted(o for o in handed if o < top and o not in done)
 
 
+def refetch_holes(consumer: Any, tp: Any, acked: Iterable[int], seen: Set[int],
+                  now: float) -> int | None:
+    """Seek ``tp`` back to a record Faust dropped (handed over, never acknowledged while
+    later ones were, for ``HOLE_GRACE_S``) — only while ``tp`` is still assigned. Returns
+    the offset sought to, if any."""
+    missing = holes(acked, seen)
+    first_seen: dict[Any, tuple[int, float]] = consumer.__dict__.setdefault(
+        "_streamer_holes", {})
+    if not missing:
+        first_seen.pop(tp, None)
+        return None
+    hole, since = first_seen.get(tp, (missing[0], now))
+    if hole != missing[0]:
+        hole, since = missing[0], now
+    first_seen[tp] = (hole, since)
+    if now - since < HOLE_GRACE_S:
+        return None
+    try:
+        assigned = tp in consumer.assignment()
+    except Exception:  # the consumer is being rebuilt: try again at the next commit
+        return None
+    if not assigned:
+        first_seen.pop(tp, None)
+        return None
+    first_seen[tp] = (hole, now)
+    log.warning("%s offset %d was handed to the stream but never processed: fetching the "
+                "partition again from there", tp, hole)
+    consumer.add_future(consumer.seek(tp, hole))
+    return hole
+
+
 def install_consumer_patch() -> None:
     """Patch Faust's consumer commit bookkeeping (see module docstring); idempotent."""
     check_version()
@@ -171,7 +202,7 @@ def install_consumer_patch() -> None:
             committed = known.get(tp)
         seen = handed_over(self).setdefault(tp, set())
         new = next_commit(committed, acked, seen)
-        _refetch_holes(self, tp, acked, seen)
+        refetch_holes(self, tp, acked, seen, time.monotonic())
         if new is None:
             return None
         acked[:] = sorted({o for o in acked if o >= new})
@@ -179,32 +210,6 @@ def install_consumer_patch() -> None:
         seen.difference_update([o for o in seen if o < new])
         known[tp] = new
         return new
-
-    def _refetch_holes(self: Any, tp: Any, acked: list[int], seen: set[int]) -> None:
-        missing = holes(acked, seen)
-        first_seen: dict[Any, tuple[int, float]] = self.__dict__.setdefault(
-            "_streamer_holes", {})
-        if not missing:
-            first_seen.pop(tp, None)
-            return
-        now = time.monotonic()
-        hole, since = first_seen.get(tp, (missing[0], now))
-        if hole != missing[0]:
-            hole, since = missing[0], now
-        first_seen[tp] = (hole, since)
-        if now - since < HOLE_GRACE_S:
-            return
-        try:
-            assigned = tp in self.assignment()
-        except Exception:  # the consumer is being rebuilt: try again at the next commit
-            return
-        if not assigned:
-            first_seen.pop(tp, None)
-            return
-        first_seen[tp] = (hole, now)
-        log.warning("%s offset %d was handed to the stream but never processed: fetching the "
-                    "partition again from there", tp, hole)
-        self.add_future(self.seek(tp, hole))
 
     getmany._streamer_patched = True  # type: ignore[attr-defined]
     Consumer.getmany = getmany

@@ -1,0 +1,92 @@
+"""The Faust workarounds as pure functions, case by case (issue 11, item 5).
+
+Each case failed with the consumer patch that was reverted at the time of the issue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from streamer.errors import ConfigError
+from streamer.shell import faust_compat
+from streamer.shell.faust_compat import next_commit, refetch_holes, stale_partitions
+
+
+def test_fresh_group_never_commits_past_records_handed_over_but_not_acked() -> None:
+    # records 0..9 handed over and still in flight, 10..19 acked: committing 20 loses 0..9
+    new = next_commit(None, range(10, 20), set(range(20)))
+    assert new is not None and new <= 0
+
+
+def test_a_gap_of_several_offsets_does_not_stop_commits() -> None:
+    # 11..14 hold no records (transaction markers, compaction, retention): never handed over
+    assert next_commit(10, [10, 15, 16], {10, 15, 16}) == 17
+    assert next_commit(17, [40, 41], {40, 41}) == 42
+
+
+def test_duplicate_acks_do_not_slow_commits_down() -> None:
+    assert next_commit(10, [10, 11, 11, 12, 12, 13], {10, 11, 12, 13}) == 14
+
+
+def test_a_record_dropped_in_the_middle_holds_the_commit() -> None:
+    assert next_commit(0, [0, 1, 2, 4, 5], {0, 1, 2, 3, 4, 5}) == 3
+
+
+class StandIn:
+    """Just the consumer surface :func:`refetch_holes` uses."""
+
+    def __init__(self, assigned: set[Any]) -> None:
+        self.assigned = assigned
+        self.sought: list[tuple[Any, int]] = []
+
+    def assignment(self) -> set[Any]:
+        return self.assigned
+
+    def seek(self, tp: Any, offset: int) -> tuple[Any, int]:
+        self.sought.append((tp, offset))
+        return tp, offset
+
+    def add_future(self, fut: Any) -> None:
+        pass
+
+
+def test_a_dropped_record_is_fetched_again_only_while_assigned() -> None:
+    tp = ("t", 0)
+    c = StandIn({tp})
+    acked, seen = [10, 12], {10, 11, 12}
+    assert refetch_holes(c, tp, acked, seen, now=100.0) is None  # within the grace period
+    assert refetch_holes(c, tp, acked, seen, now=100.0 + faust_compat.HOLE_GRACE_S) == 11
+    assert c.sought == [(tp, 11)]
+    gone = StandIn(set())
+    refetch_holes(gone, tp, acked, seen, now=0.0)
+    assert refetch_holes(gone, tp, acked, seen, now=10.0) is None and gone.sought == []
+
+
+def test_untested_faust_versions_are_refused() -> None:
+    faust_compat.check_version("0.15.9")
+    with pytest.raises(ConfigError):
+        faust_compat.check_version("0.16.1")
+
+
+def test_installed_faust_is_the_tested_one() -> None:
+    faust_compat.check_version()
+
+
+def test_patch_installs_only_when_asked_and_once() -> None:
+    from faust.transport.consumer import Consumer
+
+    import streamer.app  # noqa: F401  (creating the app must not patch anything)
+
+    assert not getattr(Consumer.getmany, "_streamer_patched", False)
+    original = Consumer._new_offset
+    faust_compat.install_consumer_patch()
+    patched = Consumer._new_offset
+    faust_compat.install_consumer_patch()
+    assert Consumer._new_offset is patched and patched is not original
+
+
+def test_stale_local_partitions_are_recognised() -> None:
+    assert stale_partitions({0: 99, 1: 3}, {0: 100, 1: 3}) == [1]
+    assert stale_partitions({0: 5}, {}) == [0]  # the changelog was deleted and is empty
