@@ -165,9 +165,13 @@ class CustomerProcessor:
                 result.events += d.counters["processed"] - before
             touched.add(msg.partition)
             self._encode(outputs, msg, now_ms, result)
+            # Timers fire right after the record that made them due, exactly as offline
+            # (streamer.core.engine), so a replay through the worker gives the same outputs.
+            if d.due(msg.partition):
+                self._encode(d.on_watermark(msg.partition), None, now_ms, result)
         self.pending.clear()
         for p in sorted(touched):
-            if d.due(p):
+            if d.due(p):  # left by the budget: fire some more now, the rest from the timer
                 self._encode(d.on_watermark(p), None, now_ms, result)
                 if d.due(p):
                     self.pending.add(p)

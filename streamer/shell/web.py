@@ -62,7 +62,7 @@ def register_pages(app: Any, proc: Any, states: Any, health: Any) -> None:
             assigned = []
         return self.json({"events_processed": proc.processed, "invalid": proc.invalid,
                           "customers_cached": len(proc.cache), "assigned": assigned,
-                          "batches": health.batches})
+                          "batches": health.batches, **proc.stats()})
 
     @app.page("/customers/{customer_id}")
     @app.table_route(table=states, match_info="customer_id")

@@ -37,6 +37,9 @@ def run(args: argparse.Namespace) -> int:
     from faust import Worker
 
     from streamer.app import app
+    from streamer.shell.datadir import check_data_dir
+
+    check_data_dir(settings, app)
 
     worker = Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()

@@ -18,7 +18,7 @@ from streamer.shell.supervise import WorkerProcess, topic_env
 from streamer.shell.topics import ensure_topics
 
 PARTITIONS = 4
-POPULATION_PREFIX = b"__population__/"
+POPULATION_PREFIX = b"__"  # the driver's per-partition records: __population__/p, __partition__/p
 
 
 def log(msg: str) -> None:
