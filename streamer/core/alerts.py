@@ -37,7 +37,21 @@ def episode_alert_id(customer_id: str, number: int) -> str:
 
 
 def rank(severity: str) -> int:
+    """Rank of a severity name (``none`` and unknown names rank 0)."""
     return _RANK.get(severity, 0)
+
+
+#: the severity from which a human should look (the README's contract)
+ACTIONABLE = "medium"
+
+
+def actionable(severity: object) -> bool:
+    """Is this severity ``medium`` or above?
+
+    >>> actionable("high"), actionable("low"), actionable(None)
+    (True, False, False)
+    """
+    return isinstance(severity, str) and rank(severity) >= rank(ACTIONABLE)
 
 
 @dataclass(slots=True)

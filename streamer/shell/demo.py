@@ -20,6 +20,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from streamer.core.alerts import actionable
 from streamer.settings import Settings
 
 console = Console()
@@ -155,13 +156,12 @@ def _summary(alerts: list[tuple[float, dict[str, Any]]], labels: dict[str, Any],
              first_attack: dict[str, float], worker: Any) -> None:
     console.rule("[bold]4. Summary")
     customers = labels["customers"]
-    flagged = {a["customer_id"] for _, a in alerts if a["severity"] in {"medium", "high",
-                                                                           "critical"}}
+    flagged = {a["customer_id"] for _, a in alerts if actionable(a["severity"])}
     table = Table("campaign", "tactic", "accounts", "detected", "wall-clock delay to 1st alert")
     for cid, camp in labels["campaigns"].items():
         accounts = set(camp["accounts"])
         hits = [(t, a) for t, a in alerts if a["customer_id"] in accounts
-                and a["severity"] in {"medium", "high", "critical"}]
+                and actionable(a["severity"])]
         delay = (f"{min(t for t, _ in hits) - first_attack[cid]:.2f} s"
                  if hits and cid in first_attack else "—")
         table.add_row(cid, camp["tactic"], str(len(accounts)),
