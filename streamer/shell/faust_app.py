@@ -27,6 +27,8 @@ from faust.streams import _current_event
 
 from streamer.errors import ConfigError
 from streamer.settings import Settings
+from streamer.shell.dashboard import OpsView
+from streamer.shell.metrics import Metrics
 from streamer.shell.processor import (
     BatchResult,
     ClusterProcessor,
@@ -34,6 +36,7 @@ from streamer.shell.processor import (
     Message,
     wall_ms,
 )
+from streamer.shell.web import Health, web_conf
 
 
 @contextmanager
@@ -44,20 +47,6 @@ def as_current_event(event: Any) -> Iterator[None]:
         yield
     finally:
         _current_event.reset(token)
-
-
-class Health:
-    """What ``/health`` reports: agents alive and the worker consuming."""
-
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-        self.last_batch = time.monotonic()
-        self.failure: str | None = None
-        self.batches = 0
-
-    def beat(self) -> None:
-        self.last_batch = time.monotonic()
-        self.batches += 1
 
 
 def _patch_faust_consumer() -> None:
@@ -201,9 +190,7 @@ def create_app(settings: Settings) -> faust.App:
         "topic_partitions": settings.partitions,
         "topic_replication_factor": settings.replication_factor,
         "processing_guarantee": settings.processing_guarantee,
-        "web_port": settings.web_port,
-        "web_host": settings.web_host,
-        "web_bind": settings.web_host,
+        **web_conf(settings),  # [ops hook] bind/advertised host, Faust pages off, token
         "consumer_auto_offset_reset": "earliest",
         "producer_max_request_size": max(settings.max_message_bytes * 2, 1_048_576),
         "consumer_max_fetch_size": max(settings.max_message_bytes * 2, 1_048_576),
@@ -268,9 +255,25 @@ def wire(app: faust.App, s: Settings) -> None:
         signals_topic=signals_name, max_message_bytes=s.max_message_bytes,
     )
     clusters = ClusterProcessor(verdicts_topic=verdicts_name)
-    health = Health()
+    health = Health(stall_s=s.health_stall_s)
+    metrics, view = Metrics(), OpsView()  # [ops hook] /metrics and the dashboard's view
     snapshot = {"at": time.monotonic()}
     app.streamer_processor, app.streamer_health = proc, health  # for pages and tests
+    app.streamer_metrics = metrics
+
+    def observe(agent: str, result: BatchResult, messages: list[Message], batch: list[Any],
+                started: float) -> None:
+        """[ops hook] metrics, dashboard view and health progress of one finished batch."""
+        now = wall_ms()
+        alerts = metrics.record_batch(
+            agent, result, duration_s=time.monotonic() - started, now_ms=now,
+            dlq_topic=s.dlq_topic, alerts_topic=s.alerts_topic, messages=messages,
+            timestamps_ms=[int((ev.message.timestamp or 0) * 1000) for ev in batch])
+        if agent == "detect":
+            view.record_alerts(alerts)
+            view.record_states((cid, hit[1].profile.last_ts_ms, hit[1].risk)
+                               for cid in result.writes if (hit := proc.cache.get(cid)))
+        health.beat(agent, ((m.topic, m.partition, m.offset) for m in messages))
 
     async def emit(result: BatchResult, table: Any) -> None:
         # Outputs first, and only once the broker has them the states: a restart skips the
@@ -296,6 +299,10 @@ def wire(app: faust.App, s: Settings) -> None:
         return lambda key: table.get(key.encode())
 
     async def detect_batch(batch: list[Any]) -> None:
+        health.begin("detect")  # [ops hook]
+        started = time.monotonic()
+        if s.test_wedge_after and health.batches >= s.test_wedge_after:
+            await asyncio.Event().wait()  # [ops hook] TEST ONLY (STREAMER_TEST_WEDGE_AFTER)
         messages = [_message(ev) for ev in batch]
         result = proc.process_batch(messages, get(states), wall_ms())
         await emit(_with_events(result, messages, batch), states)
@@ -306,13 +313,15 @@ def wire(app: faust.App, s: Settings) -> None:
                 if partition in last:
                     with as_current_event(last[partition]):
                         states[key.encode()] = value
-        health.beat()
+        observe("detect", result, messages, batch, started)
 
     async def cluster_batch(batch: list[Any]) -> None:
+        health.begin("cluster")  # [ops hook]
+        started = time.monotonic()
         messages = [_message(ev) for ev in batch]
         result = clusters.process_batch(messages, get(tokens))
         await emit(_with_events(result, messages, batch), tokens)
-        health.beat()
+        observe("cluster", result, messages, batch, started)
 
     @app.agent(customer_in, name="detect")
     async def detect(stream: Any) -> None:
@@ -331,7 +340,8 @@ def wire(app: faust.App, s: Settings) -> None:
 
     from streamer.shell.web import register_pages
 
-    register_pages(app, proc, states, health)
+    register_pages(app, proc, states, health, settings=s, metrics=metrics, view=view,
+                   clusters=clusters)
     del detect, cluster, on_revoked  # registered on the app
 
 

@@ -64,6 +64,10 @@ class BatchResult:
     writes: dict[str, tuple[Message, bytes]] = field(default_factory=dict)
     events: int = 0
     invalid: int = 0
+    #: [ops hook] input events skipped as replays or repeated ids (counted in ``events`` too)
+    duplicates: int = 0
+    #: [ops hook] event times of the input events processed (event-time lag histogram)
+    event_ts_ms: list[int] = field(default_factory=list)
 
 
 def dead_letter(msg: Message, err: InvalidEvent, dlq_topic: str, now_ms: int) -> Send:
@@ -182,7 +186,7 @@ class CustomerProcessor:
         last_of_partition: dict[int, Message] = {}
         for msg in messages:
             try:
-                outputs, cid = self._one(msg, get, now_ms)
+                outputs, cid = self._one(msg, get, now_ms, result)
             except InvalidEvent as err:
                 result.invalid += 1
                 result.sends.append(dead_letter(msg, err, self.dlq_topic, now_ms))
@@ -202,7 +206,8 @@ class CustomerProcessor:
         self.invalid += result.invalid
         return result
 
-    def _one(self, msg: Message, get: Getter, now_ms: int) -> tuple[list[Any], str]:
+    def _one(self, msg: Message, get: Getter, now_ms: int,
+             result: BatchResult | None = None) -> tuple[list[Any], str]:
         pop = self.population(msg.partition, get)
         if msg.topic == self.verdicts_topic:
             verdict = ClusterVerdict.from_dict(orjson.loads(msg.value))
@@ -223,8 +228,14 @@ class CustomerProcessor:
             # over again after later ones). Skipping it by offset would lose it for good;
             # the event-id ring still catches real repeats.
             offset = None
+        counted = st.events_total
         outputs = customer.step(st, event, pop, offset=offset,
                                 watermark_ms=self.watermarks[msg.partition])[1]
+        if result is not None:  # [ops hook] duplicate count, event times
+            if st.events_total == counted:
+                result.duplicates += 1
+            else:
+                result.event_ts_ms.append(event.ts_ms)
         if st.window_start_ms != window_before:
             self._schedule(msg.partition, st)
         return outputs, event.customer_id
