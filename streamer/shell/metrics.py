@@ -81,7 +81,8 @@ EVENT_LAG_BUCKETS = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3
 BATCH_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LOOP_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 STATE_BUCKETS = (256, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 262144, 1048576)
-disable_created_metrics()  # no ``*_created`` series: they double the exposition for nothing
+#: no ``*_created`` series: they double the exposition for nothing
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 #: How long a computed store size is reused (walking a RocksDB directory costs a few ms).
 STATE_BYTES_TTL_S = 15.0
