@@ -104,20 +104,25 @@
       svg.appendChild(n); return n;
     }
     [0.25, 0.5, 0.75].forEach(function (y) {
-      add("line", { x1: 0, x2: 800, y1: 200 - y * 190, y2: 200 - y * 190, stroke: "#263240" });
+      add("line", { x1: 0, x2: 800, y1: 195 - y * 185, y2: 195 - y * 185, stroke: "#263240" });
     });
-    if (!points || points.length === 0) { return; }
+    if (!points || points.length === 0) {
+      document.getElementById("chart-caption").textContent = "no risk history yet";
+      return;
+    }
     var t0 = points[0].ts_ms, t1 = points[points.length - 1].ts_ms, span = Math.max(t1 - t0, 1);
     var path = points.map(function (p, i) {
       var x = points.length === 1 ? 400 : ((p.ts_ms - t0) / span) * 790 + 5;
-      var y = 200 - p.risk * 190 - 5;
+      var y = 195 - p.risk * 185;
       return (i ? "L" : "M") + x.toFixed(1) + "," + y.toFixed(1);
     }).join(" ");
-    add("path", { d: path, fill: "none", stroke: "#4fb3ff", "stroke-width": 2 });
-    var label = add("text", { x: 8, y: 16, fill: "#8a98a8", "font-size": 12 });
-    label.textContent = "max " + fmt(Math.max.apply(null, points.map(function (p) { return p.risk; })), 2) +
-      " · " + points.length + " points · event time " + new Date(t0).toISOString().slice(0, 16) +
-      " → " + new Date(t1).toISOString().slice(11, 16);
+    add("path", { d: path, fill: "none", stroke: "#4fb3ff", "stroke-width": 2,
+                  "vector-effect": "non-scaling-stroke" });
+    document.getElementById("chart-caption").textContent =
+      "risk 0 to 1 (grid at 0.25, 0.5, 0.75) · max " +
+      fmt(Math.max.apply(null, points.map(function (p) { return p.risk; })), 2) + " · " +
+      points.length + " points · event time " + new Date(t0).toISOString().slice(0, 16).replace("T", " ") +
+      " → " + new Date(t1).toISOString().slice(11, 16) + " UTC";
   }
 
   function refresh() {

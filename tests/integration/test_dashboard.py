@@ -1,0 +1,140 @@
+"""The operator dashboard in headless Chromium against a live worker fed by the simulator, and
+the web exposure rules on that worker (token, Faust's table pages off).
+
+The smoke scenario (``simulate("smoke", seed=0)``) is produced to the real broker; the page
+must show a campaign account as an open alert with its reasons, contributions and baselines,
+and no prompt text anywhere. The screenshot goes to ``reports/dashboard.png``.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streamer.settings import Settings
+from streamer.shell.supervise import WorkerProcess, topic_env
+from streamer.shell.topics import ensure_topics
+from streamer.sim import produce_to_kafka, simulate
+from tests.ops_tools import require_tool
+
+pytestmark = pytest.mark.kafka
+
+TOKEN = "dash-" + uuid.uuid4().hex
+REPORTS = Path(__file__).resolve().parents[2] / "reports"
+
+
+@pytest.fixture(scope="module")
+def live(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[tuple[WorkerProcess, Any]]:
+    prefix = f"dash-{uuid.uuid4().hex[:8]}"
+    env = {**topic_env(prefix), "STREAMER_STORE": "memory://", "STREAMER_WEB_TOKEN": TOKEN,
+           "STREAMER_LOG_LEVEL": "warning"}
+    settings = Settings.from_env({**env, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap})
+    ensure_topics(settings)
+    worker = WorkerProcess(kafka_bootstrap, env, tmp_path_factory.mktemp("dash")).start()
+    try:
+        worker.wait_consuming(120)
+        sim = simulate("smoke", seed=0)
+        sent = produce_to_kafka(sim, kafka_bootstrap, settings.input_topic, speedup=None,
+                                progress=False)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            st = worker.stats()
+            if st and st["events_processed"] >= sent:
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"worker did not process {sent} events:\n{worker.log_tail()}")
+        yield worker, sim
+    finally:
+        worker.stop()
+
+
+def status(worker: WorkerProcess, path: str, token: str | None) -> int:
+    req = urllib.request.Request(f"http://127.0.0.1:{worker.web_port}{path}",
+                                 headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_token_protects_everything_but_health_and_ready(live: tuple[WorkerProcess, Any]
+                                                        ) -> None:
+    worker, sim = live
+    cid = next(iter(sim.labels["customers"]))
+    for path in ("/", "/metrics", "/stats", f"/customers/{cid}", "/api/overview"):
+        assert status(worker, path, None) == 401, path
+        assert status(worker, path, "wrong-" + TOKEN) == 401, path
+        assert status(worker, path, TOKEN) == 200, path
+    for path in ("/health", "/ready"):
+        assert status(worker, path, None) == 200, path
+
+
+def test_faust_table_and_router_pages_are_off(live: tuple[WorkerProcess, Any]) -> None:
+    worker, sim = live
+    cid = next(iter(sim.labels["customers"]))
+    assert status(worker, f"/table/customer-state/{cid}", TOKEN) == 404
+    assert status(worker, "/table/customer-state/", TOKEN) == 404
+    assert status(worker, "/router/", TOKEN) == 404
+    assert status(worker, "/graph/", TOKEN) == 404
+
+
+def test_dashboard_in_chromium_shows_the_attack_without_prompt_text(
+        live: tuple[WorkerProcess, Any]) -> None:
+    chromium = require_tool("chromium")
+    from playwright.sync_api import sync_playwright
+
+    worker, sim = live
+    campaign = next(iter(sim.labels["campaigns"].values()))
+    attackers = set(campaign["accounts"])
+    prompts = {e["prompt"] for e in sim.events() if isinstance(e.get("prompt"), str)
+               and len(e["prompt"]) >= 24}
+    base = f"http://127.0.0.1:{worker.web_port}"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1300})
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            # a browser cannot send a bearer header: it signs in once, the cookie does the rest
+            page.goto(base + "/")
+            assert "/login" in page.url or page.locator("input[name=token]").count() == 0
+            page.goto(base + "/login")
+            page.fill("input[name=token]", TOKEN)
+            page.click("button[type=submit]")
+            page.wait_for_url(base + "/")
+            page.wait_for_selector("#alerts-body .alert", timeout=30_000)
+            page.wait_for_function(
+                "document.querySelector('#chart path') !== null", timeout=15_000)
+            cards = page.locator("#alerts-body .alert")
+            shown = {cards.nth(i).get_attribute("data-customer") for i in range(cards.count())}
+            assert shown & attackers, (shown, attackers)
+            first = sorted(shown & attackers)[0]
+            card = page.locator(f"#alerts-body .alert[data-customer='{first}']")
+            text = card.inner_text()
+            for column in ("signal", "value", "baseline", "contribution"):
+                assert column in text
+            assert "cot_rate" in text or "harvest_rate" in text or "mean_log_output" in text
+            riskiest = page.locator("#riskiest-body tr").first.get_attribute("data-customer")
+            assert riskiest in attackers, riskiest
+            assert float(page.inner_text("#t-proc").replace(",", "")) >= len(sim)
+            body = page.inner_text("body")
+            leaked = [pr for pr in prompts if pr in body or pr[:40] in body]
+            assert not leaked, leaked[:3]
+            assert "Think step by step" not in page.content()
+            REPORTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(REPORTS / "dashboard.png"), full_page=True)
+            # everything the page loaded came from the worker itself
+            assert requests and all(u.startswith(base) for u in requests), requests
+        finally:
+            browser.close()
+    assert (REPORTS / "dashboard.png").stat().st_size > 10_000
