@@ -138,3 +138,72 @@ def test_dashboard_in_chromium_shows_the_attack_without_prompt_text(
         finally:
             browser.close()
     assert (REPORTS / "dashboard.png").stat().st_size > 10_000
+
+
+def test_customer_page_routes_to_the_owning_worker(kafka_bootstrap: str,
+                                                   tmp_path: Path) -> None:
+    """Two workers of one group; each answers for every customer, the other's included, by
+    forwarding to the owner's advertised host (``STREAMER_WEB_HOST=localhost``), while both
+    listen on ``STREAMER_WEB_BIND=127.0.0.1``. The token travels with the forwarded request."""
+    import orjson
+    from kafka import KafkaProducer
+
+    prefix = f"route-{uuid.uuid4().hex[:8]}"
+    env = {**topic_env(prefix), "STREAMER_STORE": "rocksdb://", "STREAMER_WEB_TOKEN": TOKEN,
+           "STREAMER_WEB_HOST": "localhost", "STREAMER_WEB_BIND": "127.0.0.1",
+           "STREAMER_LOG_LEVEL": "warning"}
+    settings = Settings.from_env({**env, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap})
+    ensure_topics(settings)
+    workers = [WorkerProcess(kafka_bootstrap, env, tmp_path / name).start()
+               for name in ("a", "b")]
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:  # both own input partitions (the group settled)
+            owned = []
+            for w in workers:
+                w.check_alive()
+                st = w.stats()
+                owned.append({a for a in (st or {}).get("assigned", [])
+                              if a.startswith(settings.input_topic + ":")})
+            if all(owned) and not owned[0] & owned[1] and len(owned[0] | owned[1]) == 4:
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"the group did not settle: {owned}")
+        customers = [f"cus_route_{i}" for i in range(12)]
+        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+        for i, cid in enumerate(customers):
+            for j in range(i % 3 + 1):
+                producer.send(settings.input_topic, key=cid.encode(), value=orjson.dumps({
+                    "event_id": f"{cid}-{j}", "ts": 1_772_400_000_000 + j * 1000,
+                    "customer_id": cid, "model": "m", "input_tokens": 10,
+                    "output_tokens": 20}))
+        producer.flush(30)
+        producer.close()
+        for w in workers:
+            assert status(w, f"/customers/{customers[0]}", None) == 401
+        for i, cid in enumerate(customers):
+            want = i % 3 + 1
+            for w in workers:
+                deadline = time.monotonic() + 60
+                body: dict[str, Any] = {}
+                while time.monotonic() < deadline:
+                    code, body = w.get(f"/customers/{cid}")
+                    if code == 200 and body.get("events_processed") == want:
+                        break
+                    time.sleep(0.3)
+                assert body.get("events_processed") == want, (cid, w.web_port, body)
+        # each worker holds only its own customers, yet answered for all of them: routed
+        cached = [int((w.stats() or {})["customers_cached"]) for w in workers]
+        assert sum(cached) == len(customers) and all(cached), cached
+        # the RocksDB store's size on disk is exported
+        code, text = 0, ""
+        req = urllib.request.Request(f"http://127.0.0.1:{workers[0].web_port}/metrics",
+                                     headers={"Authorization": f"Bearer {TOKEN}"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            code, text = int(resp.status), resp.read().decode()
+        line = next(x for x in text.splitlines() if x.startswith("streamer_state_bytes{"))
+        assert code == 200 and float(line.rsplit(" ", 1)[1]) > 0, line
+    finally:
+        for w in workers:
+            w.stop()

@@ -74,10 +74,14 @@ def test_faust_app_serves_neither_table_nor_router_pages() -> None:
     """The settings reach Faust: its web server registers none of its own blueprints."""
     import faust
 
-    s = Settings()
-    app = faust.App("t-web-conf", **{k: v for k, v in web_conf(s).items()})
+    s = Settings.from_env({"STREAMER_WEB_HOST": "w-1.streamer-headless",
+                           "STREAMER_WEB_BIND": "0.0.0.0"})
+    app = faust.App("t-web-conf", **web_conf(s))
     enabled = [prefix for prefix, _ in app.web.blueprints._enabled]
     assert "/table" not in enabled and "/router" not in enabled and "/graph" not in enabled
+    # table routing forwards to the advertised host; the server listens on the bind address
+    assert app.conf.canonical_url.host == "w-1.streamer-headless"
+    assert app.conf.web_bind == "0.0.0.0"
 
 
 def test_token_is_a_secret_in_repr() -> None:
