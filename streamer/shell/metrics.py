@@ -214,9 +214,13 @@ class Metrics:
         and ``value``) and ``timestamps_ms`` (their Kafka record timestamps) give the alert
         latency: emitted_at minus the timestamp of the record whose event triggered it
         (alerts raised by the clock, such as resolutions, have no such record and are not
-        observed). Returns the alerts of the batch, decoded (for the dashboard's view).
+        observed). A ``result.alerts`` list of (trigger message or None, ``Alert``) pairs,
+        when present, is used instead of decoding the alert sends: the trigger's timestamp is
+        then the one of that message in ``messages``. Returns the alerts of the batch as
+        contract dicts (for the dashboard's view).
         """
         duplicates = int(getattr(result, "duplicates", 0))
+        structured = getattr(result, "alerts", None)
         reasons: dict[str, int] = {}
         alerts: list[dict[str, Any]] = []
         for send in getattr(result, "sends", ()):
@@ -224,16 +228,25 @@ class Metrics:
                 reason = dict(send.headers).get("streamer-reason", b"unknown")
                 key = reason.decode("utf-8", "replace")
                 reasons[key] = reasons.get(key, 0) + 1
-            elif alerts_topic and send.topic == alerts_topic:
+            elif alerts_topic and send.topic == alerts_topic and structured is None:
                 alerts.append(orjson.loads(send.value))
-        received = (trigger_times(messages, timestamps_ms, {str(a.get("customer_id"))
-                                                            for a in alerts})
-                    if alerts and timestamps_ms else {})
-        for alert in alerts:
-            trigger = received.get(str(alert.get("trigger_event_id")))
-            self.observe_alert(
-                severity=str(alert.get("severity")), status=str(alert.get("status")),
-                latency_s=None if trigger is None else (now_ms - trigger) / 1000)
+        if structured is not None:
+            # (trigger message or None, core Alert) pairs: the trigger is known exactly
+            stamp = {id(m): ts for m, ts in zip(messages, timestamps_ms, strict=False)}
+            for msg, alert in structured:
+                alerts.append(alert.to_dict(emitted_at_ms=now_ms))
+                ts = None if msg is None else stamp.get(id(msg))
+                self.observe_alert(severity=alert.severity, status=alert.status,
+                                   latency_s=None if ts is None else (now_ms - ts) / 1000)
+        else:
+            received = (trigger_times(messages, timestamps_ms, {str(a.get("customer_id"))
+                                                                for a in alerts})
+                        if alerts and timestamps_ms else {})
+            for alert in alerts:
+                trigger = received.get(str(alert.get("trigger_event_id")))
+                self.observe_alert(
+                    severity=str(alert.get("severity")), status=str(alert.get("status")),
+                    latency_s=None if trigger is None else (now_ms - trigger) / 1000)
         if agent == "detect":
             processed = max(0, int(getattr(result, "events", 0)) - duplicates)
             self.record_events(processed=processed, duplicates=duplicates,

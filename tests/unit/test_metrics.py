@@ -150,3 +150,38 @@ def test_directory_bytes(tmp_path: Path) -> None:
     (tmp_path / "a" / "x.sst").write_bytes(b"x" * 1000)
     (tmp_path / "y.log").write_bytes(b"y" * 24)
     assert directory_bytes(tmp_path) == 1024
+
+
+def test_structured_alerts_of_the_new_driver_give_exact_trigger_latency() -> None:
+    """A result carrying (trigger message, Alert) pairs (the driver's BatchResult) is counted
+    from those, not from decoding its sends, and the latency uses that very message."""
+    from dataclasses import dataclass, field
+
+    from streamer.core.outputs import Alert, Reason
+    from streamer.shell.processor import BatchResult
+
+    @dataclass
+    class DriverResult(BatchResult):
+        alerts: list[tuple[Message | None, Alert]] = field(default_factory=list)
+
+    def make(status: str, sev: str) -> Alert:
+        return Alert(alert_id="xr_1", customer_id="c1", risk=0.9, severity=sev, status=status,
+                     detected_at_ms=1, trigger_event_id="e1", window_start_ms=0,
+                     window_end_ms=1, events_in_window=1, events_total=1,
+                     reasons=(Reason("cot_rate", 1.0, 0.0, 3.0, "d"),), tactics=("t",),
+                     cluster=None)
+
+    trigger = Message("in", 0, 5, b"c1", b"{}")
+    other = Message("in", 0, 6, b"c2", b"{}")
+    result = DriverResult(alerts=[(trigger, make("open", "high")), (None, make("resolved",
+                                                                               "none"))])
+    m = Metrics()
+    dicts = m.record_batch("detect", result, duration_s=0.1, now_ms=10_000,
+                           alerts_topic="alerts", messages=[other, trigger],
+                           timestamps_ms=[9_000, 7_500])
+    assert [d["status"] for d in dicts] == ["open", "resolved"]
+    assert m.value("streamer_alerts_total", severity="high", status="open") == 1
+    assert m.value("streamer_alerts_total", severity="none", status="resolved") == 1
+    lat = {s.name: s.value for s in families(m)["streamer_alert_latency_seconds"].samples}
+    assert lat["streamer_alert_latency_seconds_count"] == 1
+    assert lat["streamer_alert_latency_seconds_sum"] == pytest.approx(2.5)
