@@ -169,6 +169,8 @@ def auth_middleware(token: str) -> Any:
         if request.path in OPEN_PATHS or authorized(
                 token, request.headers.get("Authorization"), request.cookies.get(COOKIE)):
             return await handler(request)
+        if request.path == "/" and "text/html" in request.headers.get("Accept", ""):
+            raise aioweb.HTTPSeeOther("/login")  # a browser without the cookie: sign in
         return aioweb.json_response({"error": "unauthorized"}, status=401,
                                     headers={"WWW-Authenticate": 'Bearer realm="streamer"'})
 

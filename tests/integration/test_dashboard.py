@@ -107,7 +107,10 @@ def test_dashboard_in_chromium_shows_the_attack_without_prompt_text(
             page.on("request", lambda r: requests.append(r.url))
             # a browser cannot send a bearer header: it signs in once, the cookie does the rest
             page.goto(base + "/")
-            assert "/login" in page.url or page.locator("input[name=token]").count() == 0
+            assert page.url == base + "/login"  # no cookie yet: sent to the sign-in form
+            page.fill("input[name=token]", "wrong-" + TOKEN)
+            page.click("button[type=submit]")
+            assert page.locator("input[name=token]").count() == 1  # refused, form again
             page.goto(base + "/login")
             page.fill("input[name=token]", TOKEN)
             page.click("button[type=submit]")

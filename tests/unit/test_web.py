@@ -15,8 +15,8 @@ from streamer.shell.dashboard import STATIC_FILES, OpsView, static_file
 from streamer.shell.web import COOKIE, OPEN_PATHS, Health, auth_middleware, web_conf
 
 
-async def _serve_and_get(token: str, requests: list[tuple[str, dict[str, str]]]
-                         ) -> list[int]:
+async def _serve_and_get(token: str, requests: list[tuple[str, dict[str, str]]],
+                         follow: bool = True) -> list[int]:
     async def ok(request: web.Request) -> web.Response:
         return web.json_response({"path": request.path})
 
@@ -32,7 +32,8 @@ async def _serve_and_get(token: str, requests: list[tuple[str, dict[str, str]]]
         async with ClientSession() as session:
             out = []
             for path, headers in requests:
-                async with session.get(f"http://127.0.0.1:{port}{path}", headers=headers) as r:
+                async with session.get(f"http://127.0.0.1:{port}{path}", headers=headers,
+                                       allow_redirects=follow) as r:
                     out.append(r.status)
                     if r.status == 401:
                         assert r.headers["WWW-Authenticate"].startswith("Bearer")
@@ -55,6 +56,13 @@ def test_token_required_except_health_and_ready() -> None:
 def test_no_token_means_open() -> None:
     got = asyncio.run(_serve_and_get("", [("/metrics", {}), ("/", {})]))
     assert got == [200, 200]
+
+
+def test_a_browser_without_the_token_is_sent_to_the_login_form() -> None:
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    got = asyncio.run(_serve_and_get("s3cret", [("/", html), ("/metrics", html)],
+                                     follow=False))
+    assert got == [303, 401]
 
 
 def test_web_conf_turns_faust_pages_off_and_separates_bind_from_host() -> None:
