@@ -14,13 +14,14 @@ path                            token        what
                                              owns the customer's partition
 ``GET /``                       when set     the operator dashboard (``shell/dashboard``)
 ``GET /api/overview``           when set     the dashboard's data
-``GET /login``, ``POST /login`` never        a form that stores the token in a cookie, for a
+``GET /login``, ``POST /login`` never        a form that sets a session cookie, for a
                                              browser (which cannot send a bearer header itself)
 ==============================  ===========  ==================================================
 
 Authentication: when ``STREAMER_WEB_TOKEN`` is set, every path but ``/health``, ``/ready`` and
-``/login`` needs ``Authorization: Bearer <token>`` (or the ``streamer_token`` cookie set by
-``/login``), compared in constant time; otherwise 401. ``/metrics`` is protected too: the
+``/login`` needs ``Authorization: Bearer <token>`` (or the ``streamer_session`` cookie set by
+``/login``: an HMAC of the token, so the browser never stores the token itself; HttpOnly,
+SameSite=Strict), compared in constant time; otherwise 401. ``/metrics`` is protected too: the
 Prometheus scrape config in ``deploy/prometheus/`` sends the token as ``authorization``
 credentials. Unset, nothing is protected, and the server binds to 127.0.0.1 by default
 (``STREAMER_WEB_BIND``). A routed ``/customers/{id}`` request carries its headers to the
@@ -46,7 +47,7 @@ from streamer.shell.metrics import CONTENT_TYPE_LATEST, Metrics, consumer_lags
 
 #: Paths answered without a token.
 OPEN_PATHS = frozenset({"/health", "/ready", "/login"})
-COOKIE = "streamer_token"
+COOKIE = "streamer_session"
 #: How often the monitor task wakes (event-loop lag), and how often it refreshes lags.
 MONITOR_INTERVAL_S = 1.0
 LAG_EVERY = 5
@@ -142,22 +143,28 @@ def web_conf(settings: Settings) -> dict[str, Any]:
     }
 
 
+def session_value(token: str) -> str:
+    """The login cookie's value: derived from the token, useless without it elsewhere."""
+    return hmac.new(token.encode(), b"streamer-dashboard-session", "sha256").hexdigest()
+
+
 def authorized(token: str, header: str | None, cookie: str | None) -> bool:
     """Does the request carry ``token`` (bearer header or login cookie)? Constant time.
 
     >>> authorized("", None, None), authorized("s3", "Bearer s3", None)
     (True, True)
     >>> authorized("s3", "Bearer s4", None), authorized("s3", None, "s3")
-    (False, True)
+    (False, False)
+    >>> authorized("s3", None, session_value("s3"))
+    True
     """
     if not token:
         return True
-    presented = ""
     if header and header[:7].lower() == "bearer ":
-        presented = header[7:].strip()
-    elif cookie:
-        presented = cookie
-    return hmac.compare_digest(presented.encode(), token.encode())
+        return hmac.compare_digest(header[7:].strip().encode(), token.encode())
+    if cookie:
+        return hmac.compare_digest(cookie.encode(), session_value(token).encode())
+    return False
 
 
 def auth_middleware(token: str) -> Any:
@@ -379,7 +386,7 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
                 return aioweb.Response(body=LOGIN_FORM, status=401, content_type="text/html",
                                        charset="utf-8")
             resp = aioweb.HTTPSeeOther("/")
-            resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
+            resp.set_cookie(COOKIE, session_value(token), httponly=True, samesite="Strict")
             return resp
 
     app.page("/login")(Login)

@@ -115,6 +115,8 @@ def test_dashboard_in_chromium_shows_the_attack_without_prompt_text(
             page.fill("input[name=token]", TOKEN)
             page.click("button[type=submit]")
             page.wait_for_url(base + "/")
+            cookies = page.context.cookies()
+            assert cookies and all(c["value"] != TOKEN and c["httpOnly"] for c in cookies)
             page.wait_for_selector("#alerts-body .alert", timeout=30_000)
             page.wait_for_function(
                 "document.querySelector('#chart path') !== null", timeout=15_000)

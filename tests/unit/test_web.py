@@ -12,7 +12,14 @@ from aiohttp import ClientSession, web
 
 from streamer.settings import Settings
 from streamer.shell.dashboard import STATIC_FILES, OpsView, static_file
-from streamer.shell.web import COOKIE, OPEN_PATHS, Health, auth_middleware, web_conf
+from streamer.shell.web import (
+    COOKIE,
+    OPEN_PATHS,
+    Health,
+    auth_middleware,
+    session_value,
+    web_conf,
+)
 
 
 async def _serve_and_get(token: str, requests: list[tuple[str, dict[str, str]]],
@@ -45,12 +52,14 @@ async def _serve_and_get(token: str, requests: list[tuple[str, dict[str, str]]],
 def test_token_required_except_health_and_ready() -> None:
     good = {"Authorization": "Bearer s3cret"}
     wrong = {"Authorization": "Bearer s3cres"}
-    cookie = {"Cookie": f"{COOKIE}=s3cret"}
+    cookie = {"Cookie": f"{COOKIE}={session_value('s3cret')}"}
+    raw_cookie = {"Cookie": f"{COOKIE}=s3cret"}  # the token itself is not a session
     reqs = [("/health", {}), ("/ready", {}), ("/metrics", {}), ("/", {}),
             ("/customers/c1", {}), ("/metrics", wrong), ("/metrics", good), ("/", good),
-            ("/customers/c1", good), ("/", cookie), ("/metrics", {"Authorization": "s3cret"})]
+            ("/customers/c1", good), ("/", cookie), ("/metrics", {"Authorization": "s3cret"}),
+            ("/", raw_cookie)]
     got = asyncio.run(_serve_and_get("s3cret", reqs))
-    assert got == [200, 200, 401, 401, 401, 401, 200, 200, 200, 200, 401]
+    assert got == [200, 200, 401, 401, 401, 401, 200, 200, 200, 200, 401, 401]
 
 
 def test_no_token_means_open() -> None:
