@@ -42,8 +42,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from streamer.settings import Settings
-from streamer.shell.dashboard import OpsView, riskiest, static_file
-from streamer.shell.metrics import CONTENT_TYPE_LATEST, Metrics, consumer_lags
+from streamer.shell.dashboard import STATIC_FILES, OpsView, riskiest, static_file
+from streamer.shell.metrics import CONTENT_TYPE_LATEST, Metrics, consumer_lags, directory_bytes
+from streamer.shell.worker import internal_topics
 
 #: Paths answered without a token.
 OPEN_PATHS = frozenset({"/health", "/ready", "/login"})
@@ -203,11 +204,8 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
     metrics.track(customers=lambda: len(proc.cache),
                   cluster_index=lambda: len(clusters.cache) if clusters is not None else 0,
                   state_stores=_state_stores(app, s))
-    pages = {name: static_file(name) for name in ("index.html", "app.js", "style.css")}
+    pages = {name: static_file(name) for name in STATIC_FILES}
     riskiest_cache: dict[str, Any] = {"at": -1.0, "rows": []}
-
-    from streamer.shell.worker import internal_topics
-
     sources = {s.input_topic, s.feedback_topic, *internal_topics(s)}
 
     def assignment() -> list[Any]:
@@ -396,8 +394,6 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
 
 def _state_stores(app: Any, s: Settings) -> dict[str, Callable[[], int]]:
     """Store name -> bytes on disk (RocksDB directories under the data dir; none for memory)."""
-    from streamer.shell.metrics import directory_bytes
-
     if not s.store.startswith("rocksdb"):
         return {}
     return {"rocksdb": lambda: directory_bytes(app.conf.tabledir)}
