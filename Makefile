@@ -58,3 +58,19 @@ bench: $(STAMP) ## throughput and state-size benchmark of the core
 clean: ## remove the virtualenv and local broker data
 	-$(BIN)/streamer kafka down
 	rm -rf $(VENV) .local reports
+
+# --- operations tools (metrics, Prometheus rules, deploy manifests, dashboard) -----------------
+# Debian packages the operations tests need: installed when we are root with apt (as on CI);
+# otherwise those tests skip with the reason (and fail under CI=true).
+OPS_DEBS := prometheus chromium
+.PHONY: ops-tools
+ops-tools: ## install Prometheus/promtool and Chromium (Debian) for the operations tests, if root
+	@missing=""; for t in promtool:prometheus prometheus:prometheus chromium:chromium; do \
+	  command -v $${t%%:*} >/dev/null || missing="$$missing $${t##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	  else echo "ops-tools: missing Debian packages:$$missing (operations tests will skip)"; fi; \
+	fi
+test-unit test-integration test-durability: ops-tools
+# --- end of operations tools ----------------------------------------------------------------

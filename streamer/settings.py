@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from streamer.errors import ConfigError
 
@@ -38,6 +38,11 @@ class Settings:
     features_topic                  STREAMER_FEATURES_TOPIC               customer-features
     feedback_topic                  STREAMER_FEEDBACK_TOPIC               extraction-feedback
     app_id                          STREAMER_APP_ID                       streamer
+    web_bind                        STREAMER_WEB_BIND                     127.0.0.1
+    web_host (advertised)           STREAMER_WEB_HOST                     127.0.0.1
+    web_token (secret)              STREAMER_WEB_TOKEN                    (none: no auth)
+    health_stall_s                  STREAMER_HEALTH_STALL_S               60
+    test_wedge_after (tests only)   STREAMER_TEST_WEDGE_AFTER             0
     ==============================  ====================================  ==========================
     """
 
@@ -55,6 +60,14 @@ class Settings:
     data_dir: str = ".local/worker"
     web_port: int = 6066
     web_host: str = "127.0.0.1"
+    #: address the web server listens on (``web_host`` is what other workers are told)
+    web_bind: str = "127.0.0.1"
+    #: bearer token for every web path but /health and /ready (empty: no authentication)
+    web_token: str = field(default="", repr=False)
+    #: /health answers 503 when a batch runs, or records wait with no batch, this long
+    health_stall_s: float = 60.0
+    #: TEST ONLY: after this many detect batches the next one awaits forever (0: never)
+    test_wedge_after: int = 0
     processing_guarantee: str = "at_least_once"
     group_instance_id: str = ""
     batch_size: int = 500

@@ -127,6 +127,9 @@ class Driver:
         self.dirty_meta: set[int] = set()
         self.counters: Counter[str] = Counter()
         self.dead_letters: Counter[str] = Counter()
+        #: event times of processed events, when ``record_event_times`` (drained by the shell)
+        self.record_event_times = False
+        self.event_times: list[int] = []
 
     # --- state --------------------------------------------------------------------------
     def _decode(self, raw: bytes, what: str) -> Any:
@@ -285,6 +288,8 @@ class Driver:
             self.counters["duplicates"] += 1
         else:
             self.counters["processed"] += 1
+            if self.record_event_times:
+                self.event_times.append(event.ts_ms)
         self._touch(cid, partition, st)
         return list(outputs)
 

@@ -93,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
         worker.wait_consuming(120)
         console.print(f"worker consuming after {time.monotonic() - t0:.1f}s "
                       f"(web: http://127.0.0.1:{worker.web_port}/health, log: {worker.log_path})")
+        # [ops hook] the operator dashboard of this worker, live while the demo runs
+        console.print(f"operator dashboard: http://127.0.0.1:{worker.web_port}/  "
+                      f"(metrics: http://127.0.0.1:{worker.web_port}/metrics)")
         console.print(f"topics: {env['STREAMER_INPUT_TOPIC']} → {env['STREAMER_ALERTS_TOPIC']} "
                       f"(watch with: STREAMER_ALERTS_TOPIC={env['STREAMER_ALERTS_TOPIC']} "
                       f"streamer tail --from-beginning)")

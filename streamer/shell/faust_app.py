@@ -26,7 +26,9 @@ from streamer.core.engine import partition_for
 from streamer.errors import ConfigError
 from streamer.settings import Settings
 from streamer.shell import faust_compat
+from streamer.shell.dashboard import OpsView
 from streamer.shell.faust_compat import as_current_event
+from streamer.shell.metrics import Metrics
 from streamer.shell.processor import (
     BatchResult,
     ClusterProcessor,
@@ -34,24 +36,11 @@ from streamer.shell.processor import (
     Message,
     wall_ms,
 )
+from streamer.shell.web import Health, web_conf
 
 log = logging.getLogger("streamer.worker")
 #: stored entries read per step while rebuilding a partition's timers after an assignment
 ADOPT_CHUNK = 2_000
-
-
-class Health:
-    """What ``/health`` reports: agents alive and the worker consuming."""
-
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-        self.last_batch = time.monotonic()
-        self.failure: str | None = None
-        self.batches = 0
-
-    def beat(self) -> None:
-        self.last_batch = time.monotonic()
-        self.batches += 1
 
 
 #: RocksDB sizes per partition database (two tables x the partitions a worker owns). Faust's
@@ -88,9 +77,7 @@ def create_app(settings: Settings) -> faust.App:
         "topic_partitions": settings.partitions,
         "topic_replication_factor": settings.replication_factor,
         "processing_guarantee": settings.processing_guarantee,
-        "web_port": settings.web_port,
-        "web_host": settings.web_host,
-        "web_bind": settings.web_host,
+        **web_conf(settings),  # bind/advertised host, Faust's own pages off
         "consumer_auto_offset_reset": "earliest",
         "producer_max_request_size": max(settings.max_message_bytes * 2, 1_048_576),
         "consumer_max_fetch_size": max(settings.max_message_bytes * 2, 1_048_576),
@@ -166,7 +153,8 @@ def wire(app: faust.App, s: Settings) -> None:
     clusters = ClusterProcessor(verdicts_topic=verdicts_name, dlq_topic=s.dlq_topic,
                                 max_cached=s.max_cached_states, redact_dlq=s.dlq_redact_prompt,
                                 get=lambda key: tokens.get(key.encode()))
-    health = Health()
+    health = Health(stall_s=s.health_stall_s)
+    metrics, view = Metrics(), OpsView()  # /metrics and the dashboard's view
     snapshot = {"at": time.monotonic()}
     #: per partition, the latest Faust event seen: table writes of timers fired between
     #: batches go to its partition
@@ -174,6 +162,21 @@ def wire(app: faust.App, s: Settings) -> None:
     adopted: set[int] = set()
     app.streamer_processor, app.streamer_health = proc, health  # for pages and tests
     app.streamer_clusters = clusters
+    app.streamer_metrics = metrics
+
+    def observe(agent: str, result: BatchResult, messages: list[Message], batch: list[Any],
+                started: float) -> None:
+        """Metrics, dashboard view and health progress of one finished batch."""
+        now = wall_ms()
+        alerts = metrics.record_batch(
+            agent, result, duration_s=time.monotonic() - started, now_ms=now,
+            dlq_topic=s.dlq_topic, alerts_topic=s.alerts_topic, messages=messages,
+            timestamps_ms=[m.timestamp_ms or 0 for m in messages])
+        if agent == "detect":
+            view.record_alerts(alerts)
+            view.record_states((cid, hit[1].profile.last_ts_ms, hit[1].risk)
+                               for cid in result.writes if (hit := proc.cache.get(cid)))
+        health.beat(agent, ((m.topic, m.partition, m.offset) for m in messages))
 
     async def emit(result: BatchResult, table: Any, events: dict[int, Any]) -> None:
         # Outputs first, and only once the broker has them the states: a restart skips the
@@ -220,6 +223,10 @@ def wire(app: faust.App, s: Settings) -> None:
         log.info("partition %d: timers rebuilt from %d stored customer states", partition, n)
 
     async def detect_batch(batch: list[Any]) -> None:
+        health.begin("detect")
+        started = time.monotonic()
+        if s.test_wedge_after and health.batches >= s.test_wedge_after:
+            await asyncio.Event().wait()  # TEST ONLY (STREAMER_TEST_WEDGE_AFTER)
         messages = [_message(ev) for ev in batch]
         events = {m.partition: ev for m, ev in zip(messages, batch, strict=True)}
         last_event.update(events)
@@ -235,14 +242,16 @@ def wire(app: faust.App, s: Settings) -> None:
                 if partition in last_event:
                     with as_current_event(last_event[partition]):
                         states[key.encode()] = value
-        health.beat()
+        observe("detect", result, messages, batch, started)
 
     async def cluster_batch(batch: list[Any]) -> None:
+        health.begin("cluster")
+        started = time.monotonic()
         messages = [_message(ev) for ev in batch]
         events = {m.partition: ev for m, ev in zip(messages, batch, strict=True)}
         result = clusters.process_batch(messages, wall_ms())
         await emit(result, tokens, events)
-        health.beat()
+        observe("cluster", result, messages, batch, started)
 
     @app.agent(customer_in, name="detect")
     async def detect(stream: Any) -> None:
@@ -260,8 +269,10 @@ def wire(app: faust.App, s: Settings) -> None:
         if not proc.pending:
             return
         parts = {p for p in proc.pending if p in last_event}
+        started = time.monotonic()
         result = proc.process_batch([], wall_ms())
         await emit(result, states, {p: last_event[p] for p in parts})
+        observe("detect", result, [], [], started)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
@@ -274,7 +285,8 @@ def wire(app: faust.App, s: Settings) -> None:
 
     from streamer.shell.web import register_pages
 
-    register_pages(app, proc, states, health)
+    register_pages(app, proc, states, health, settings=s, metrics=metrics, view=view,
+                   clusters=clusters)
     del detect, cluster, on_revoked, fire_pending  # registered on the app
 
 

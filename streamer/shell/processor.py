@@ -68,8 +68,14 @@ class BatchResult:
     writes: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     events: int = 0
     invalid: int = 0
-    #: (trigger record's partition and offset, alert) for latency metrics
+    #: (trigger record, alert) for latency metrics (``None``: raised by a timer)
     alerts: list[tuple[Message | None, Alert]] = field(default_factory=list)
+    #: input events skipped as replays or repeated ids (counted in ``events`` too)
+    duplicates: int = 0
+    #: event times of the input events processed (event-time lag histogram)
+    event_ts_ms: list[int] = field(default_factory=list)
+    #: optional fields dropped (unreadable) by field name
+    dropped: dict[str, int] = field(default_factory=dict)
 
 
 def dead_letter(msg: Message, reason: str, detail: str, dlq_topic: str, now_ms: int,
@@ -129,6 +135,7 @@ class CustomerProcessor:
                               key_policy=key_policy,  # type: ignore[arg-type]
                               max_event_bytes=max_message_bytes, input_format=input_format)
         self.driver = Driver(config, get, known_signal=SIGNAL_BY_NAME.__contains__)
+        self.driver.record_event_times = True
         self.counters: Counter[str] = Counter()
         #: partitions with timers still due after a batch (the budget ran out)
         self.pending: set[int] = set()
@@ -158,11 +165,14 @@ class CustomerProcessor:
         for msg in messages:
             kind = self.kind_of(msg.topic)
             before = d.counters["processed"]
+            skipped = d.counters["duplicates"] + d.counters["replayed"]
             outputs = d.on_record(kind, msg.partition, msg.offset if kind == "event" else None,
                                   msg.key if msg.key is not None else b"", msg.value,
                                   timestamp_ms=msg.timestamp_ms, now_ms=now_ms)
             if kind == "event":
-                result.events += d.counters["processed"] - before
+                dup = d.counters["duplicates"] + d.counters["replayed"] - skipped
+                result.duplicates += dup
+                result.events += d.counters["processed"] - before + dup
             touched.add(msg.partition)
             self._encode(outputs, msg, now_ms, result)
             # Timers fire right after the record that made them due, exactly as offline
@@ -177,7 +187,9 @@ class CustomerProcessor:
                     self.pending.add(p)
         for key, (p, state) in d.take_writes().items():
             result.writes[key] = (p, encode_state(key, state, self.counters))
-        self.processed += result.events
+        result.event_ts_ms = d.event_times
+        d.event_times = []
+        self.processed += result.events - result.duplicates
         self.invalid += result.invalid
         return result
 

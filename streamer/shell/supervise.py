@@ -65,8 +65,11 @@ class WorkerProcess:
 
     def get(self, path: str, timeout: float = 2.0) -> tuple[int, Any]:
         url = f"http://127.0.0.1:{self.web_port}{path}"
+        token = self.env.get("STREAMER_WEB_TOKEN")  # [ops hook] the worker's own token
+        req = urllib.request.Request(
+            url, headers={"Authorization": f"Bearer {token}"} if token else {})
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return int(resp.status), orjson.loads(resp.read())
         except urllib.error.HTTPError as exc:
             return int(exc.code), orjson.loads(exc.read() or b"null")

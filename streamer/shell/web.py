@@ -1,23 +1,233 @@
-"""The worker's web endpoints (Faust's own web server).
+"""The worker's web endpoints (Faust's own web server), its health, and who may read them.
 
-* ``GET /health`` — 200 while every agent runs and the worker keeps consuming; 503 otherwise
-  (an agent crashed, or partitions are assigned, messages are waiting and no batch completed
-  for ``STALL_S`` seconds). Point a liveness probe at it.
-* ``GET /customers/{customer_id}`` — the customer's processed-event count, risk and episode;
-  routed to the worker that owns the customer's partition when several workers run.
-* ``GET /stats`` — events processed and invalid messages seen by this worker.
+==============================  ===========  ==================================================
+path                            token        what
+==============================  ===========  ==================================================
+``GET /health``                 never        liveness: 200 while the agents run and make
+                                             progress, 503 otherwise (see :class:`Health`)
+``GET /ready``                  never        readiness: 200 once input partitions are assigned,
+                                             no rebalance is under way and table recovery has
+                                             finished
+``GET /metrics``                when set     Prometheus exposition (:mod:`streamer.shell.metrics`)
+``GET /stats``                  when set     counts, assignment, event-loop lag
+``GET /customers/{id}``         when set     one customer's summary, routed to the worker that
+                                             owns the customer's partition
+``GET /``                       when set     the operator dashboard (``shell/dashboard``)
+``GET /api/overview``           when set     the dashboard's data
+``GET /login``, ``POST /login`` never        a form that sets a session cookie, for a
+                                             browser (which cannot send a bearer header itself)
+==============================  ===========  ==================================================
+
+Authentication: when ``STREAMER_WEB_TOKEN`` is set, every path but ``/health``, ``/ready`` and
+``/login`` needs ``Authorization: Bearer <token>`` (or the ``streamer_session`` cookie set by
+``/login``: an HMAC of the token, so the browser never stores the token itself; HttpOnly,
+SameSite=Strict), compared in constant time; otherwise 401. ``/metrics`` is protected too: the
+Prometheus scrape config in ``deploy/prometheus/`` sends the token as ``authorization``
+credentials. Unset, nothing is protected, and the server binds to 127.0.0.1 by default
+(``STREAMER_WEB_BIND``). A routed ``/customers/{id}`` request carries its headers to the
+owning worker, which checks the token again.
+
+Faust's own pages are off: ``/table`` (it served raw stored state), ``/router`` (cluster
+topology), the statistics index and ``/graph`` (settings ``web_tables_enabled``,
+``web_router_enabled``, ``web_stats_enabled``, ``web_graph_enabled``; table routing does not
+need ``/router``, it forwards to the owner's ``canonical_url`` built from ``STREAMER_WEB_HOST``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-STALL_S = 60.0
+from streamer.settings import Settings
+from streamer.shell.dashboard import STATIC_FILES, OpsView, riskiest, static_file
+from streamer.shell.metrics import CONTENT_TYPE_LATEST, Metrics, consumer_lags, directory_bytes
+from streamer.shell.worker import internal_topics
+
+#: Paths answered without a token.
+OPEN_PATHS = frozenset({"/health", "/ready", "/login"})
+COOKIE = "streamer_session"
+#: How often the monitor task wakes (event-loop lag), and how often it refreshes lags.
+MONITOR_INTERVAL_S = 1.0
+LAG_EVERY = 5
 
 
-def register_pages(app: Any, proc: Any, states: Any, health: Any) -> None:
+class Health:
+    """The processor's own progress, as ``/health`` judges it.
+
+    The agents call :meth:`begin` when a batch starts and :meth:`beat` when it ends, with the
+    (topic, partition, offset) of its records. ``/health`` answers 503 when
+
+    * an agent failed (:attr:`failure`) or its task ended;
+    * a batch has been running for longer than the stall window (a wedged batch: an await that
+      never returns, a dead lock) — whatever the consumer does meanwhile;
+    * no batch finished within the stall window while records wait: some assigned partition's
+      highwater is beyond the next offset the processor would handle (its last processed
+      offset + 1, or the consumer's position where it processed nothing yet).
+
+    >>> h = Health(stall_s=10, clock=lambda: 100.0)
+    >>> h.begin("detect"); h.stalled_batch(now=105.0), h.stalled_batch(now=111.0)
+    (None, 'detect')
+    >>> h.beat("detect", [("t", 0, 41)]); h.stalled_batch(now=200.0), h.processed[("t", 0)]
+    (None, 41)
+    """
+
+    def __init__(self, stall_s: float = 60.0, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self.clock = clock
+        self.stall_s = stall_s
+        self.started = clock()
+        self.last_batch = clock()
+        self.failure: str | None = None
+        self.batches = 0
+        self.in_progress: dict[str, float] = {}
+        self.processed: dict[tuple[str, int], int] = {}
+
+    def begin(self, agent: str) -> None:
+        self.in_progress[agent] = self.clock()
+
+    def beat(self, agent: str = "", offsets: Iterable[tuple[str, int, int]] = ()) -> None:
+        self.in_progress.pop(agent, None)
+        self.last_batch = self.clock()
+        self.batches += 1
+        for topic, partition, offset in offsets:
+            tp = (topic, partition)
+            if offset > self.processed.get(tp, -1):
+                self.processed[tp] = offset
+
+    def stalled_batch(self, now: float | None = None) -> str | None:
+        """The agent whose batch has run longer than the stall window, if any."""
+        now = self.clock() if now is None else now
+        for agent, since in self.in_progress.items():
+            if now - since > self.stall_s:
+                return agent
+        return None
+
+    def idle_for(self, now: float | None = None) -> float:
+        return (self.clock() if now is None else now) - self.last_batch
+
+    def waiting(self, highwater: Mapping[tuple[str, int], int | None],
+                position: Mapping[tuple[str, int], int | None]) -> list[tuple[str, int]]:
+        """Partitions whose records wait for the processor.
+
+        >>> h = Health()
+        >>> h.beat("detect", [("t", 0, 9)])
+        >>> h.waiting({("t", 0): 10, ("t", 1): 5, ("t", 2): 5}, {("t", 1): 5, ("t", 2): 3})
+        [('t', 2)]
+        >>> h.waiting({("t", 0): 12}, {})
+        [('t', 0)]
+        """
+        out = []
+        for tp, hw in highwater.items():
+            if hw is None:
+                continue
+            done = self.processed.get(tp)
+            nxt = done + 1 if done is not None else position.get(tp)
+            if nxt is not None and hw > nxt:
+                out.append(tp)
+        return sorted(out)
+
+
+def web_conf(settings: Settings) -> dict[str, Any]:
+    """The Faust app settings of the web server: bind, advertised host, pages, auth."""
+    return {
+        "web_port": settings.web_port,
+        "web_bind": settings.web_bind,
+        "web_host": settings.web_host,
+        "web_tables_enabled": False,
+        "web_router_enabled": False,
+        "web_stats_enabled": False,
+        "web_graph_enabled": False,
+        "web_application_options": {"middlewares": [auth_middleware(settings.web_token)]},
+    }
+
+
+def session_value(token: str) -> str:
+    """The login cookie's value: derived from the token, useless without it elsewhere."""
+    return hmac.new(token.encode(), b"streamer-dashboard-session", "sha256").hexdigest()
+
+
+def authorized(token: str, header: str | None, cookie: str | None) -> bool:
+    """Does the request carry ``token`` (bearer header or login cookie)? Constant time.
+
+    >>> authorized("", None, None), authorized("s3", "Bearer s3", None)
+    (True, True)
+    >>> authorized("s3", "Bearer s4", None), authorized("s3", None, "s3")
+    (False, False)
+    >>> authorized("s3", None, session_value("s3"))
+    True
+    """
+    if not token:
+        return True
+    if header and header[:7].lower() == "bearer ":
+        return hmac.compare_digest(header[7:].strip().encode(), token.encode())
+    if cookie:
+        return hmac.compare_digest(cookie.encode(), session_value(token).encode())
+    return False
+
+
+def auth_middleware(token: str) -> Any:
+    """aiohttp middleware: 401 for protected paths without the token."""
+    from aiohttp import web as aioweb
+
+    @aioweb.middleware
+    async def check(request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
+        if request.path in OPEN_PATHS or authorized(
+                token, request.headers.get("Authorization"), request.cookies.get(COOKIE)):
+            return await handler(request)
+        if request.path == "/" and "text/html" in request.headers.get("Accept", ""):
+            raise aioweb.HTTPSeeOther("/login")  # a browser without the cookie: sign in
+        return aioweb.json_response({"error": "unauthorized"}, status=401,
+                                    headers={"WWW-Authenticate": 'Bearer realm="streamer"'})
+
+    return check
+
+
+LOGIN_FORM = b"""<!doctype html><html><head><meta charset="utf-8"><title>streamer login</title>
+</head><body style="font-family:sans-serif;margin:3em"><h1>streamer</h1>
+<form method="post" action="/login"><label>Token <input type="password" name="token"
+autofocus></label> <button type="submit">Sign in</button></form></body></html>"""
+
+
+def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
+                   settings: Settings | None = None, metrics: Metrics | None = None,
+                   view: OpsView | None = None, clusters: Any = None) -> None:
+    """Register the pages above on ``app`` and start the monitor task with the worker."""
+    from aiohttp import web as aioweb
     from faust import web
+
+    s = settings or Settings()
+    metrics = metrics or Metrics()
+    view = view or OpsView()
+    metrics.track(customers=lambda: len(proc.cache),
+                  cluster_index=lambda: len(clusters.cache) if clusters is not None else 0,
+                  state_stores=_state_stores(app, s))
+    pages = {name: static_file(name) for name in STATIC_FILES}
+    riskiest_cache: dict[str, Any] = {"at": -1.0, "rows": []}
+    sources = {s.input_topic, s.feedback_topic, *internal_topics(s)}
+
+    def assignment() -> list[Any]:
+        """Assigned partitions of the agents' source topics (not changelogs, not Faust's)."""
+        try:
+            return [tp for tp in app.consumer.assignment() if tp.topic in sources]
+        except Exception:
+            return []
+
+    async def offsets() -> tuple[dict[tuple[str, int], int | None],
+                                 dict[tuple[str, int], int | None]]:
+        """Highwater and position of each assigned source partition (Faust consumer API)."""
+        hw: dict[tuple[str, int], int | None] = {}
+        pos: dict[tuple[str, int], int | None] = {}
+        for tp in assignment():
+            key = (tp.topic, tp.partition)
+            try:
+                hw[key] = app.consumer.highwater(tp)
+                pos[key] = await app.consumer.position(tp)
+            except Exception:
+                hw[key] = pos[key] = None
+        return hw, pos
 
     def agents_alive() -> tuple[bool, str]:
         for agent in app.agents.values():
@@ -28,49 +238,162 @@ def register_pages(app: Any, proc: Any, states: Any, health: Any) -> None:
                     return False, f"agent {agent.name} stopped: {exc!r}"
         return True, ""
 
-    def waiting() -> bool:
-        consumer = app.consumer
-        try:
-            assignment = consumer.assignment()
-            highwater = consumer.highwater
-            position = consumer._last_offset
-        except Exception:
-            return False
-        for tp in assignment:
-            hw = highwater(tp)
-            if hw is not None and hw > 0 and position.get(tp, -1) + 1 < hw:
-                return True
-        return False
+    def readiness() -> tuple[bool, str]:
+        """Assigned input partitions, no rebalance, table recovery done (Faust's public state:
+        ``app.rebalancing``, ``app.tables.recovery.in_recovery`` / ``.completed``)."""
+        if app.rebalancing:
+            return False, "rebalancing"
+        recovery = app.tables.recovery
+        if recovery.in_recovery or not recovery.completed.is_set():
+            return False, "recovering tables"
+        if not any(tp.topic == s.input_topic for tp in assignment()):
+            return False, "no input partitions assigned"
+        return True, ""
 
-    @app.page("/health")
-    async def health_page(self: web.View, request: web.Request) -> web.Response:
+    async def health_status() -> tuple[bool, dict[str, Any]]:
         alive, why = agents_alive()
-        stalled = time.monotonic() - health.last_batch > STALL_S and waiting()
         if health.failure:
             alive, why = False, health.failure
-        body = {"status": "ok" if alive and not stalled else "unhealthy",
-                "agents_alive": alive, "detail": why or ("stalled" if stalled else ""),
-                "batches": health.batches,
-                "seconds_since_last_batch": round(time.monotonic() - health.last_batch, 1)}
-        return self.json(body, status=200 if alive and not stalled else 503)
+        stalled = ""
+        wedged = health.stalled_batch()
+        if alive and wedged:
+            stalled = f"a batch of agent {wedged} has run for more than {health.stall_s:g}s"
+        elif alive and health.idle_for() > health.stall_s and not app.rebalancing:
+            waiting = health.waiting(*(await offsets()))
+            if waiting:
+                stalled = (f"no batch for {health.idle_for():.0f}s while records wait on "
+                           + ", ".join(f"{t}:{p}" for t, p in waiting[:5]))
+        ok = alive and not stalled
+        return ok, {"status": "ok" if ok else "unhealthy", "agents_alive": alive,
+                    "detail": why or stalled, "batches": health.batches,
+                    "seconds_since_last_batch": round(health.idle_for(), 1),
+                    "stall_window_s": health.stall_s}
+
+    async def monitor() -> None:
+        """Event-loop lag every second; consumer lag, readiness and rates every few."""
+        n = 0
+        while True:
+            start = time.monotonic()
+            await asyncio.sleep(MONITOR_INTERVAL_S)
+            metrics.observe_loop_lag(time.monotonic() - start - MONITOR_INTERVAL_S)
+            n += 1
+            if n % LAG_EVERY:
+                continue
+            try:
+                hw, pos = await offsets()
+                metrics.set_consumer_lag(consumer_lags(hw, pos))
+                metrics.assigned.set(sum(1 for t, _ in hw if t == s.input_topic))
+                metrics.ready.set(1.0 if readiness()[0] else 0.0)
+            except Exception:  # the consumer is being replaced (rebalance, shutdown)
+                pass
+            view.sample_rates(metrics.value("streamer_events_total", outcome="processed") or 0,
+                              metrics.value("streamer_events_total", outcome="dead_lettered")
+                              or 0)
+            for kind, size in view.sizes().items():
+                metrics.view_entries.labels(kind=kind).set(size)
+
+    @app.task
+    async def start_monitor() -> None:
+        await monitor()
+
+    def json(body: Any, status: int = 200) -> Any:
+        import orjson
+
+        return aioweb.Response(body=orjson.dumps(body), status=status,
+                               content_type="application/json")
+
+    @app.page("/health")
+    async def health_page(self: web.View, request: web.Request) -> Any:
+        ok, body = await health_status()
+        return json(body, 200 if ok else 503)
+
+    @app.page("/ready")
+    async def ready_page(self: web.View, request: web.Request) -> Any:
+        ok, why = readiness()
+        metrics.ready.set(1.0 if ok else 0.0)
+        return json({"status": "ready" if ok else "not_ready", "detail": why,
+                     "assigned": sorted(f"{tp.topic}:{tp.partition}" for tp in assignment())},
+                    200 if ok else 503)
+
+    @app.page("/metrics")
+    async def metrics_page(self: web.View, request: web.Request) -> Any:
+        return aioweb.Response(body=metrics.exposition(),
+                               headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @app.page("/stats")
-    async def stats_page(self: web.View, request: web.Request) -> web.Response:
-        try:
-            assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment())
-        except Exception:
-            assigned = []
-        return self.json({"events_processed": proc.processed, "invalid": proc.invalid,
-                          "customers_cached": len(proc.cache), "assigned": assigned,
-                          "batches": health.batches, **proc.stats()})
+    async def stats_page(self: web.View, request: web.Request) -> Any:
+        return json({"events_processed": proc.processed, "invalid": proc.invalid,
+                     "customers_cached": len(proc.cache),
+                     "assigned": sorted(f"{tp.topic}:{tp.partition}" for tp in assignment()),
+                     "batches": health.batches,
+                     "event_loop_lag_s": round(metrics.loop_lag_last_s, 4), **proc.stats()})
 
     @app.page("/customers/{customer_id}")
     @app.table_route(table=states, match_info="customer_id")
-    async def customer_page(self: web.View, request: web.Request,
-                            customer_id: str) -> web.Response:
+    async def customer_page(self: web.View, request: web.Request, customer_id: str) -> Any:
         summary = proc.customer_summary(customer_id, lambda k: states.get(k.encode()))
         if summary is None:
-            return self.json({"customer_id": customer_id, "events_processed": 0}, status=404)
-        return self.json(summary)
+            return json({"customer_id": customer_id, "events_processed": 0}, status=404)
+        return json(summary)
 
-    del health_page, stats_page, customer_page
+    @app.page("/")
+    async def index_page(self: web.View, request: web.Request) -> Any:
+        data, ctype = pages["index.html"]
+        return aioweb.Response(body=data, content_type=ctype, charset="utf-8")
+
+    @app.page("/dashboard/{name}")
+    async def static_page(self: web.View, request: web.Request, name: str) -> Any:
+        if name not in pages:
+            return json({"error": "not found"}, status=404)
+        data, ctype = pages[name]
+        return aioweb.Response(body=data, content_type=ctype, charset="utf-8")
+
+    @app.page("/api/overview")
+    async def overview_page(self: web.View, request: web.Request) -> Any:
+        now = time.monotonic()
+        if now - riskiest_cache["at"] >= 2.0:  # a scan of the live states, at most every 2 s
+            riskiest_cache["at"] = now
+            riskiest_cache["rows"] = riskiest(
+                ((cid, st) for cid, (_, st) in proc.cache.items()))
+        hw, pos = await offsets()
+        lags = consumer_lags(hw, pos)
+        return json(view.overview(riskiest_cache["rows"], {
+            "events_processed": metrics.value("streamer_events_total", outcome="processed"),
+            "dead_lettered": metrics.value("streamer_events_total", outcome="dead_lettered"),
+            "duplicates": metrics.value("streamer_events_total", outcome="duplicate"),
+            "alerts_emitted": metrics.total("streamer_alerts"),
+            "consumer_lag": sum(lags.values()),
+            "lag_by_partition": {f"{t}:{p}": v for (t, p), v in sorted(lags.items())},
+            "customers_tracked": len(proc.cache),
+            "event_loop_lag_s": round(metrics.loop_lag_last_s, 4),
+            "worker": s.web_host + ":" + str(s.web_port),
+        }))
+
+    @app.page("/api/customers/{customer_id}/risk")
+    async def risk_page(self: web.View, request: web.Request, customer_id: str) -> Any:
+        return json({"customer_id": customer_id, "points": view.risk_history(customer_id)})
+
+    class Login(web.View):  # type: ignore[misc]
+        async def get(self, request: web.Request) -> Any:
+            return aioweb.Response(body=LOGIN_FORM, content_type="text/html", charset="utf-8")
+
+        async def post(self, request: web.Request) -> Any:
+            form = await request.post()
+            token = str(form.get("token", ""))
+            if not authorized(s.web_token, f"Bearer {token}", None):
+                return aioweb.Response(body=LOGIN_FORM, status=401, content_type="text/html",
+                                       charset="utf-8")
+            resp = aioweb.HTTPSeeOther("/")
+            resp.set_cookie(COOKIE, session_value(token), httponly=True, samesite="Strict")
+            return resp
+
+    app.page("/login")(Login)
+    del health_page, ready_page, metrics_page, stats_page, customer_page, index_page
+    del static_page, overview_page, risk_page, start_monitor
+
+
+def _state_stores(app: Any, s: Settings) -> dict[str, Callable[[], int]]:
+    """Store name -> bytes on disk (RocksDB directories under the data dir; none for memory)."""
+    if not s.store.startswith("rocksdb"):
+        return {}
+    return {"rocksdb": lambda: directory_bytes(app.conf.tabledir)}
