@@ -239,7 +239,8 @@ class CustomerProcessor:
         d = self.driver
         return {"counters": dict(d.counters), "dead_letters": dict(d.dead_letters),
                 "sizes": d.sizes(), "state": dict(self.counters),
-                "watermarks": {p: part.meta.watermark_ms for p, part in d.partitions.items()}}
+                "watermarks": {str(p): part.meta.watermark_ms
+                               for p, part in d.partitions.items()}}
 
     def customer_summary(self, customer_id: str, get: Getter) -> dict[str, Any] | None:
         """What the web endpoint shows for one customer (None if unknown)."""
