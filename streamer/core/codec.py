@@ -19,9 +19,10 @@ new field of an unsupported type fails the contract tests, not production. A fie
 
 Decoding is total: any bytes give the state or :class:`~streamer.errors.StateCodecError`.
 Decoded values are checked against the field types (a ``str`` where an ``int`` belongs is an
-error), container lengths against :data:`CAPS` (or :data:`DEFAULT_CAP`), fixed-size lists against
-the length of their default, and the whole record against :data:`MAX_RECORD_BYTES`, so a
-hostile record cannot inflate memory. A dataclass may define ``codec_check(self)``, called after
+error; floats must be finite and within :data:`MAX_FLOAT`), container lengths against
+:data:`CAPS` (or :data:`DEFAULT_CAP`), fixed-size lists against the length of their default,
+and the whole record against :data:`MAX_RECORD_BYTES`, so a hostile record cannot inflate
+memory. A dataclass may define ``codec_check(self)``, called after
 decoding, to refuse inconsistent values (``ValueError``).
 
 :func:`encode` refuses a state whose encoded size exceeds its kind's limit
@@ -104,6 +105,9 @@ SIZE_LIMITS: dict[type, int] = {
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 #: Bodies above this many bytes are zlib-compressed when that makes them smaller.
 COMPRESS_ABOVE = 2048
+#: Largest magnitude of a stored float; nan and ±inf are refused too (no state needs them, and
+#: arithmetic on them can raise where ordinary values cannot).
+MAX_FLOAT = 1e15
 #: Longest string kept in a state (customer ids, tokens, signal names).
 MAX_STR = 4096
 #: Length cap of any list/tuple/dict/bytes field without an entry in :data:`CAPS`.
@@ -172,19 +176,25 @@ def _dec_int(v: Any) -> Any:
     return v
 
 
+def _finite(v: float) -> float:
+    if not -MAX_FLOAT <= v <= MAX_FLOAT:
+        raise _Bad(f"float not finite or beyond ±{MAX_FLOAT:g}")
+    return v
+
+
 def _enc_float(v: Any) -> Any:
     if type(v) is float:
-        return v
+        return _finite(v)
     if type(v) is int or isinstance(v, np.floating | np.integer):
-        return float(v)
+        return _finite(float(v))
     raise _Bad(f"expected float, got {_type_name(v)}")
 
 
 def _dec_float(v: Any) -> Any:
     if type(v) is float:
-        return v
+        return _finite(v)
     if type(v) is int:
-        return float(v)
+        return _finite(float(v))
     raise _Bad(f"expected float, got {_type_name(v)}")
 
 
@@ -249,25 +259,21 @@ def _seq_codec(item: tuple[Enc, Dec], cap: int, exact: int | None, kind: type,
                item_type: Any) -> tuple[Enc, Dec]:
     ienc, idec = item
     accepted = (list, tuple) if kind is list else (tuple, list)
-    fast = item_type in (int, float)
-    fast_types = (int,) if item_type is int else (float, int)
+    fast = item_type is int  # the common case: a list of hashes or counters
 
     def enc(v: Any) -> Any:
         if not isinstance(v, accepted):
             raise _Bad(f"expected {kind.__name__}, got {_type_name(v)}")
         _length(v, cap, exact)
-        if fast and all(type(x) in fast_types for x in v):
-            return v if item_type is int else [float(x) for x in v]
+        if fast and all(type(x) is int for x in v):
+            return v
         return [ienc(x) for x in v]
 
     def dec(v: Any) -> Any:
         if type(v) is not list:
             raise _Bad(f"expected array, got {_type_name(v)}")
         _length(v, cap, exact)
-        if fast and all(type(x) in fast_types for x in v):
-            out = v if item_type is int else [float(x) for x in v]
-        else:
-            out = [idec(x) for x in v]
+        out = v if fast and all(type(x) is int for x in v) else [idec(x) for x in v]
         return out if kind is list else tuple(out)
 
     return enc, dec

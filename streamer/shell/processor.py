@@ -11,6 +11,7 @@ on a miss and written back once per batch in which it changed.
 from __future__ import annotations
 
 import heapq
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -31,8 +32,9 @@ from streamer.core.outputs import (
     Feedback,
 )
 from streamer.core.population import Population
-from streamer.errors import InvalidEvent
+from streamer.errors import InvalidEvent, StateCodecError
 
+log = logging.getLogger(__name__)
 Getter = Callable[[str], bytes | None]
 
 
@@ -130,6 +132,9 @@ class CustomerProcessor:
         self.deadlines: dict[int, list[tuple[int, str]]] = {}
         self.processed = 0
         self.invalid = 0
+        #: stored states that failed to decode (replaced by fresh ones) / could not be encoded
+        self.state_decode_errors = 0
+        self.state_encode_errors = 0
 
     # --- state ------------------------------------------------------------------------
     @staticmethod
@@ -139,8 +144,9 @@ class CustomerProcessor:
     def population(self, partition: int, get: Getter) -> Population:
         pop = self.populations.get(partition)
         if pop is None:
-            raw = get(self.population_key(partition))
-            pop = codec.decode(raw) if raw else Population()
+            key = self.population_key(partition)
+            pop = codec.decode_or_fresh(get(key), Population, Population,
+                                        lambda e: self._bad_state(key, e))
             self.populations[partition] = pop
         return pop
 
@@ -150,10 +156,26 @@ class CustomerProcessor:
             self.cache.move_to_end(customer_id)
             return hit[1]
         raw = get(customer_id)
-        state = codec.decode(raw) if raw else CustomerState(customer_id)
+        state = codec.decode_or_fresh(raw, CustomerState, lambda: CustomerState(customer_id),
+                                      lambda e: self._bad_state(customer_id, e),
+                                      lambda s: s.customer_id == customer_id)
         self.cache[customer_id] = (partition, state)
         self._schedule(partition, state)
         return state
+
+    def _bad_state(self, key: str, err: StateCodecError) -> None:
+        """A stored state did not decode: count it, log it (never its bytes), start afresh."""
+        self.state_decode_errors += 1
+        log.warning("stored state %r did not decode, starting it afresh: %s", key[:200], err)
+
+    def _encoded(self, key: str, state: Any) -> bytes | None:
+        """The state's record, or None (counted, logged) if it cannot be stored."""
+        try:
+            return codec.encode(state)
+        except StateCodecError as err:
+            self.state_encode_errors += 1
+            log.warning("state %r not stored: %s", key[:200], err)
+            return None
 
     def _schedule(self, partition: int, state: CustomerState) -> None:
         when = customer.next_deadline(state)
@@ -196,7 +218,9 @@ class CustomerProcessor:
                 changed[cid] = msg
                 result.sends.extend(self._encode([out], now_ms))
         for cid, msg in changed.items():
-            result.writes[cid] = (msg, codec.encode(self.state(cid, msg.partition, get)))
+            data = self._encoded(cid, self.state(cid, msg.partition, get))
+            if data is not None:
+                result.writes[cid] = (msg, data)
         self._trim()
         self.processed += result.events
         self.invalid += result.invalid
@@ -244,8 +268,9 @@ class CustomerProcessor:
 
     def snapshot_populations(self) -> dict[str, tuple[int, bytes]]:
         """Encoded population views by key, with the partition each belongs to."""
-        return {self.population_key(p): (p, codec.encode(pop))
-                for p, pop in self.populations.items()}
+        encoded = {self.population_key(p): (p, self._encoded(self.population_key(p), pop))
+                   for p, pop in self.populations.items()}
+        return {k: (p, data) for k, (p, data) in encoded.items() if data is not None}
 
     def _encode(self, outputs: Iterable[Any], now_ms: int) -> list[Send]:
         sends = []
@@ -270,7 +295,9 @@ class CustomerProcessor:
             raw = get(customer_id)
             if not raw:
                 return None
-            st = codec.decode(raw)
+            st = codec.decode_or_fresh(raw, CustomerState, lambda: CustomerState(customer_id),
+                                       lambda e: self._bad_state(customer_id, e),
+                                       lambda s: s.customer_id == customer_id)
         return {
             "customer_id": customer_id, "events_processed": st.events_total,
             "duplicates_skipped": st.duplicates, "risk": round(st.risk, 4),
@@ -287,6 +314,8 @@ class ClusterProcessor:
         self.verdicts_topic = verdicts_topic
         self.max_cached = max_cached
         self.cache: OrderedDict[str, tuple[int, TokenState]] = OrderedDict()
+        self.state_decode_errors = 0
+        self.state_encode_errors = 0
 
     def token(self, key: str, partition: int, get: Getter) -> TokenState:
         hit = self.cache.get(key)
@@ -294,11 +323,17 @@ class ClusterProcessor:
             self.cache.move_to_end(key)
             return hit[1]
         raw = get(key)
-        st = codec.decode(raw) if raw else TokenState()
+        st = codec.decode_or_fresh(raw, TokenState, TokenState,
+                                   lambda e: self._bad_state(key, e))
         self.cache[key] = (partition, st)
         if len(self.cache) > self.max_cached:
             self.cache.popitem(last=False)
         return st
+
+    def _bad_state(self, key: str, err: StateCodecError) -> None:
+        self.state_decode_errors += 1
+        log.warning("stored token state %r did not decode, starting it afresh: %s",
+                    key[:200], err)
 
     def forget_partitions(self, partitions: Iterable[int]) -> None:
         gone = set(partitions)
@@ -318,7 +353,11 @@ class ClusterProcessor:
                 result.sends.append(Send(self.verdicts_topic, v.customer_id.encode(),
                                          orjson.dumps(v.to_dict())))
         for key, msg in changed.items():
-            result.writes[key] = (msg, codec.encode(self.token(key, msg.partition, get)))
+            try:
+                result.writes[key] = (msg, codec.encode(self.token(key, msg.partition, get)))
+            except StateCodecError as err:
+                self.state_encode_errors += 1
+                log.warning("token state %r not stored: %s", key[:200], err)
         return result
 
 
