@@ -290,7 +290,7 @@ HOSTILE = st.one_of(
     st.sampled_from([0.0, -1.0, -1e300, 1e300, float("nan"), float("inf"), -float("inf")]),
     st.text(max_size=8), st.binary(max_size=16),
     st.lists(st.integers(-5, 5), max_size=6),
-    st.dictionaries(st.text(max_size=4), st.integers(), max_size=4),
+    st.dictionaries(st.text(max_size=4), st.integers(-(2**63), 2**63), max_size=4),
     st.just([0] * 600), st.just({str(i): 1.0 for i in range(600)}),
 )
 
