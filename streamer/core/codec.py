@@ -19,7 +19,8 @@ new field of an unsupported type fails the contract tests, not production. A fie
 
 Decoding is total: any bytes give the state or :class:`~streamer.errors.StateCodecError`.
 Decoded values are checked against the field types (a ``str`` where an ``int`` belongs is an
-error; floats must be finite and within :data:`MAX_FLOAT`), container lengths against
+error; floats must be finite and within :data:`MAX_FLOAT`; :data:`RANGES` bounds the numbers
+of some fields), container lengths against
 :data:`CAPS` (or :data:`DEFAULT_CAP`), fixed-size lists against the length of their default,
 and the whole record against :data:`MAX_RECORD_BYTES`, so a hostile record cannot inflate
 memory. A dataclass may define ``codec_check(self)``, called after
@@ -134,6 +135,15 @@ CAPS: dict[tuple[type, str], int] = {
     (HalfSpaceTrees, "r_mass"): 64 * 2**13,
     (Quantile, "heights"): 5,
     (TokenState, "members"): MAX_MEMBERS,
+}
+#: Value ranges of numeric fields (every number inside the field, for containers), where the
+#: code that uses a value needs more than its type (64-bit hashes go through numpy ``uint64``;
+#: a counter that divides). ``tests/unit/test_codec.py`` sets every number to its extremes.
+UINT64 = (0, 2**64 - 1)
+RANGES: dict[tuple[type, str], tuple[float, float]] = {
+    (CustomerState, "seen_ids"): UINT64,
+    (CustomerProfile, "recent"): UINT64,
+    (CustomerProfile, "gap_n"): (0, 2**63 - 1),  # 1 / (gap_n + 1)
 }
 #: numpy dtypes an array field may have (never ``object``).
 ARRAY_DTYPES = frozenset({"|b1", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8",
@@ -478,6 +488,34 @@ def _default_of(f: dataclasses.Field[Any]) -> Callable[[], Any] | None:
     return None
 
 
+def _numbers_in(v: Any, lo: float, hi: float) -> None:
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        if not lo <= v <= hi:
+            raise _Bad(f"value out of range [{lo:g}, {hi:g}]")
+    elif isinstance(v, list | tuple):
+        for x in v:
+            _numbers_in(x, lo, hi)
+    elif isinstance(v, dict):
+        for x in v.values():
+            _numbers_in(x, lo, hi)
+
+
+def _ranged(plan: tuple[Enc, Dec], lo: float, hi: float) -> tuple[Enc, Dec]:
+    enc, dec = plan
+
+    def renc(v: Any) -> Any:
+        out = enc(v)
+        _numbers_in(out, lo, hi)
+        return out
+
+    def rdec(v: Any) -> Any:
+        out = dec(v)
+        _numbers_in(out, lo, hi)
+        return out
+
+    return renc, rdec
+
+
 def _dataclass_plan(cls: type) -> tuple[Enc, Dec]:
     cached = _PLANS.get(cls)
     if cached is not None:
@@ -499,6 +537,8 @@ def _dataclass_plan(cls: type) -> tuple[Enc, Dec]:
             exact = sample if isinstance(sample, list | tuple | np.ndarray) else None
             cap = CAPS.get((cls, f.name), DEFAULT_CAP)
             enc, dec = _plan(hints[f.name], f"{cls.__name__}.{f.name}", cap, exact)
+            if (cls, f.name) in RANGES:
+                enc, dec = _ranged((enc, dec), *RANGES[(cls, f.name)])
             stored.append((f.name, enc, dec, default))
     finally:
         del _BUILDING[cls]

@@ -54,7 +54,7 @@ class CustomerDrift:
                 continue
             value = signals[name]
             if name == "requests_per_hour":
-                value = math.log1p(value)
+                value = math.log1p(max(0.0, value))  # a rate is never negative
             self.means.setdefault(name, EWMean(FADING)).update(value)
             self.variances.setdefault(name, EWVar(FADING)).update(value)
         self.windows += 1
@@ -70,7 +70,7 @@ class CustomerDrift:
             value = signals[name]
             floor = STD_FLOOR.get(name, 0.1)
             if name == "requests_per_hour":
-                value, floor = math.log1p(value), 0.5
+                value, floor = math.log1p(max(0.0, value)), 0.5
             std = max(floor, math.sqrt(max(0.0, self.variances[name].get())))
             z = (value - self.means[name].get()) / std
             if z > best:

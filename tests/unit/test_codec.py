@@ -263,14 +263,14 @@ def _pack(record: bytes, tree: Any) -> bytes:
     return record[:6] + b"\x00" + msgspec.msgpack.encode(tree)
 
 
-def _paths(tree: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+def _paths(tree: Any, path: tuple[Any, ...] = (), items: int = 8) -> list[tuple[Any, ...]]:
     out = [path]
     if isinstance(tree, dict):
-        for k, v in tree.items():
-            out += _paths(v, (*path, k))
+        for k, v in list(tree.items())[:64]:
+            out += _paths(v, (*path, k), items)
     elif isinstance(tree, list):
-        for i, v in enumerate(tree[:8]):
-            out += _paths(v, (*path, i))
+        for i, v in enumerate(tree[:items]):
+            out += _paths(v, (*path, i), items)
     return out
 
 
@@ -308,6 +308,25 @@ def test_well_formed_but_type_wrong_or_hostile_payloads(record: bytes,
         except (KeyError, IndexError, TypeError):
             continue  # an earlier replacement removed this path
     _decode_total(_pack(record, tree))
+
+
+def test_every_number_at_its_extremes_decodes_to_a_working_state_or_is_refused() -> None:
+    """Each numeric field of real records set to extreme values of its type, one at a time."""
+    ints = [-1, -(2**63), 2**64 - 1]
+    floats = [-1.0, 1e15, -1e15]
+    tried = 0
+    for record in REAL[:3]:  # the largest and smallest customer, the population
+        tree = _body(record)
+        for path in _paths(tree, items=2):
+            leaf = tree
+            for k in path:
+                leaf = leaf[k]
+            if isinstance(leaf, bool) or not isinstance(leaf, int | float):
+                continue
+            for value in ints if isinstance(leaf, int) else floats:
+                tried += 1
+                _decode_total(_pack(record, _replace(tree, path, value)))
+    assert tried > 300
 
 
 def test_type_wrong_values_are_refused() -> None:
@@ -354,6 +373,8 @@ def test_caps_hold_on_both_sides() -> None:
         codec.decode(_pack(record, {**tree, "seen_ids": list(range(SEEN_IDS + 1))}))
     with pytest.raises(StateCodecError, match=r"sums.*exactly"):  # fixed-size list
         codec.decode(_pack(record, {**tree, "profile": {**tree["profile"], "sums": [0.0]}}))
+    with pytest.raises(StateCodecError, match=r"recent.*range"):  # hashes are uint64
+        codec.decode(_pack(record, {**tree, "profile": {**tree["profile"], "recent": [-1]}}))
     with pytest.raises(StateCodecError, match="string"):
         codec.decode(_pack(record, {**tree, "customer_id": "x" * (codec.MAX_STR + 1)}))
 
