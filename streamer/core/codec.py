@@ -377,7 +377,10 @@ def _array_codec(cap: int, exact_shape: tuple[int, ...] | None,
         dt = np.dtype(code)
         if len(data) != size * dt.itemsize:
             raise _Bad("array data does not match its shape")
-        return np.frombuffer(data, dtype=dt).reshape(shape).copy()
+        arr = np.frombuffer(data, dtype=dt).reshape(shape).copy()
+        if dt.kind == "f" and arr.size and not bool((np.abs(arr) <= MAX_FLOAT).all()):
+            raise _Bad(f"array float not finite or beyond ±{MAX_FLOAT:g}")
+        return arr
 
     return enc, dec
 
@@ -493,6 +496,10 @@ def _numbers_in(v: Any, lo: float, hi: float) -> None:
         if not lo <= v <= hi:
             raise _Bad(f"value out of range [{lo:g}, {hi:g}]")
     elif isinstance(v, list | tuple):
+        if v and all(type(x) is int for x in v):  # the usual case: a list of hashes
+            if not lo <= min(v) <= max(v) <= hi:
+                raise _Bad(f"value out of range [{lo:g}, {hi:g}]")
+            return
         for x in v:
             _numbers_in(x, lo, hi)
     elif isinstance(v, dict):

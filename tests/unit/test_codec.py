@@ -18,9 +18,11 @@ import pickle
 import zlib
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
+import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -130,6 +132,35 @@ def test_unsupported_field_types_fail_at_encode_time() -> None:
             codec.check_storable(cls)
     with pytest.raises(StateCodecError, match="not a stored state type"):
         codec.encode(WithSet())
+
+
+def test_nested_containers_and_numpy_arrays_round_trip_and_are_checked() -> None:
+    """Field types the states may grow (speed work may move a list to a numpy array)."""
+
+    @dataclasses.dataclass
+    class Future:
+        hashes: npt.NDArray[np.uint64] = dataclasses.field(
+            default_factory=lambda: np.zeros(4, dtype=np.uint64))
+        grid: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((2, 3)))
+        pair: tuple[int, str] = (1, "a")
+        nested: dict[int, list[float]] | None = None
+        level: Literal["low", "high"] = "low"
+        raw: bytes = b""
+
+    enc, dec = codec._dataclass_plan(Future)
+    value = Future(nested={3: [1.5]}, level="high", raw=b"\x00\xff")
+    value.hashes[1] = 2**64 - 1
+    tree = msgspec.msgpack.decode(msgspec.msgpack.encode(enc(value)))
+    back = dec(tree)
+    assert back.hashes.dtype == np.uint64 and back.hashes[1] == 2**64 - 1
+    assert np.array_equal(back.grid, value.grid) and back.pair == (1, "a")
+    assert (back.nested, back.level, back.raw) == ({3: [1.5]}, "high", b"\x00\xff")
+    for field, bad in (("hashes", ["<f8", [4], bytes(32)]), ("hashes", ["<u8", [5], bytes(40)]),
+                       ("hashes", ["|O", [4], bytes(32)]), ("grid", ["<f8", [2, 3], b"x"]),
+                       ("grid", ["<f8", [2, 3], np.full(6, np.nan).tobytes()]),
+                       ("level", "medium"), ("pair", [1]), ("nested", {"3": [1.5]})):
+        with pytest.raises(codec._Bad, match=field):
+            dec({**tree, field: bad})
 
 
 # --- nothing is executed ------------------------------------------------------------------------
