@@ -74,7 +74,7 @@ from streamer.core.customer import (
     FeedbackState,
 )
 from streamer.core.drift import DRIFT_SIGNALS, CustomerDrift
-from streamer.core.estimators import HalfSpaceTrees, Quantile
+from streamer.core.estimators import MAX_NODES, HalfSpaceTrees, Quantile
 from streamer.core.fingerprints import RotatingBloom
 from streamer.core.population import MAX_MODELS, POPULATION_LIMITS, Population
 from streamer.core.profile import MAX_SETTINGS, MAX_TEMPLATES, RECENT_PROMPTS, CustomerProfile
@@ -131,8 +131,8 @@ CAPS: dict[tuple[type, str], int] = {
     (Population, "model_first_seen"): MAX_MODELS,
     (HalfSpaceTrees, "limits"): 64,
     (HalfSpaceTrees, "features"): 64,
-    (HalfSpaceTrees, "l_mass"): 64 * 2**13,  # exact size checked by HalfSpaceTrees.codec_check
-    (HalfSpaceTrees, "r_mass"): 64 * 2**13,
+    (HalfSpaceTrees, "l_mass"): MAX_NODES,  # exact size checked by HalfSpaceTrees.codec_check
+    (HalfSpaceTrees, "r_mass"): MAX_NODES,
     (Quantile, "heights"): 5,
     (TokenState, "members"): MAX_MEMBERS,
 }

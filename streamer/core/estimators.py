@@ -32,9 +32,13 @@ River) and that the codec can store field by field.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from dataclasses import dataclass, field
+
+#: Most nodes (all trees) a stored half-space-trees model may have (the population's: 7,665).
+MAX_NODES = 1 << 16
 
 
 def _div(a: float, b: float) -> float:
@@ -174,6 +178,43 @@ class Quantile:
         return h[min(index, len(h) - 1)]
 
 
+@functools.lru_cache(maxsize=4)
+def _splits(seed: int, n_trees: int, height: int, features: tuple[str, ...],
+            limits: tuple[tuple[str, float, float], ...]) -> tuple[tuple[int, ...],
+                                                                 tuple[float, ...]]:
+    """Split feature indices and thresholds of ``n_trees`` trees, node by node (heap order),
+    drawn in River's order: at each branch a feature weighted by its range, then a threshold
+    in the padded range; the left subtree, then the right one."""
+    rng = random.Random(seed)
+    n_branches = (1 << height) - 1
+    feat = [0] * n_branches
+    at = [0.0] * n_branches
+    bounds = {name: (lo, hi) for name, lo, hi in limits}
+    index = {name: i for i, name in enumerate(features)}
+    names = list(features)
+    all_feat: list[int] = []
+    all_at: list[float] = []
+
+    def build(node: int, depth: int) -> None:
+        if depth == height:
+            return
+        on = rng.choices(names, weights=[bounds[n][1] - bounds[n][0] for n in names])[0]
+        a, b = bounds[on]
+        split = rng.uniform(a + 0.15 * (b - a), b - 0.15 * (b - a))
+        feat[node], at[node] = index[on], split
+        bounds[on] = (a, split)
+        build(2 * node + 1, depth + 1)
+        bounds[on] = (split, b)
+        build(2 * node + 2, depth + 1)
+        bounds[on] = (a, b)
+
+    for _ in range(n_trees):
+        build(0, 0)
+        all_feat += feat
+        all_at += at
+    return tuple(all_feat), tuple(all_at)
+
+
 @dataclass(slots=True)
 class HalfSpaceTrees:
     """Half-space trees (Tan, Ting & Liu 2011), built and walked as River builds and walks them.
@@ -205,34 +246,12 @@ class HalfSpaceTrees:
 
     def rebuild(self) -> None:
         """Recompute the trees' splits from ``seed``, ``limits`` and ``features``."""
-        self.split_feature, self.split_at = [], []
         if not self.features:
+            self.split_feature, self.split_at = [], []
             return
-        rng = random.Random(self.seed)
-        n_branches = (1 << self.height) - 1
-        feat = [0] * n_branches
-        at = [0.0] * n_branches
-        bounds = {name: self.limits.get(name, (0.0, 1.0)) for name in self.features}
-        index = {name: i for i, name in enumerate(self.features)}
-        names = list(self.features)
-
-        def build(node: int, depth: int) -> None:
-            if depth == self.height:
-                return
-            on = rng.choices(names, weights=[bounds[n][1] - bounds[n][0] for n in names])[0]
-            a, b = bounds[on]
-            split = rng.uniform(a + 0.15 * (b - a), b - 0.15 * (b - a))
-            feat[node], at[node] = index[on], split
-            bounds[on] = (a, split)
-            build(2 * node + 1, depth + 1)
-            bounds[on] = (split, b)
-            build(2 * node + 2, depth + 1)
-            bounds[on] = (a, b)
-
-        for _ in range(self.n_trees):
-            build(0, 0)
-            self.split_feature += feat
-            self.split_at += at
+        limits = tuple((name, *self.limits.get(name, (0.0, 1.0))) for name in self.features)
+        feat, at = _splits(self.seed, self.n_trees, self.height, self.features, limits)
+        self.split_feature, self.split_at = list(feat), list(at)
 
     def _values(self, x: dict[str, float]) -> list[float | None]:
         return [x.get(name) for name in self.features]
@@ -296,7 +315,8 @@ class HalfSpaceTrees:
 
     def codec_check(self) -> None:
         """Consistency of stored parameters (called by the codec after decoding)."""
-        if not (1 <= self.n_trees <= 64 and 1 <= self.height <= 12 and self.window_size >= 1):
+        if not (1 <= self.n_trees <= 64 and 1 <= self.height <= 12 and self.window_size >= 1
+                and self.n_trees * self.n_nodes <= MAX_NODES):
             raise ValueError("half-space trees parameters out of range")
         if self.features:
             size = self.n_trees * self.n_nodes
