@@ -1,7 +1,8 @@
 """Per-customer drift model: how far this window is from the customer's *own* normal.
 
-One River :class:`~river.stats.EWMean` and :class:`~river.stats.EWVar` per tracked signal —
-a few hundred bytes per customer, against 1.5 MB for a default HalfSpaceTrees. Scored before it
+One exponentially weighted mean and variance per tracked signal (River's ``stats.EWMean`` and
+``stats.EWVar`` in behaviour, as the plain-data :mod:`streamer.core.estimators`) — a few hundred
+bytes per customer, against 1.5 MB for a default HalfSpaceTrees. Scored before it
 learns, and it never learns from a window that was flagged, so a patient attacker cannot
 teach it that extraction is normal.
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from river import stats
+from streamer.core.estimators import EWMean, EWVar
 
 DRIFT_SIGNALS: tuple[str, ...] = (
     "requests_per_hour",
@@ -44,8 +45,8 @@ class CustomerDrift:
     """EW mean/variance of a customer's window signals; z-score of the newest window."""
 
     windows: int = 0
-    means: dict[str, stats.EWMean] = field(default_factory=dict)
-    variances: dict[str, stats.EWVar] = field(default_factory=dict)
+    means: dict[str, EWMean] = field(default_factory=dict)
+    variances: dict[str, EWVar] = field(default_factory=dict)
 
     def learn_one(self, signals: dict[str, float]) -> None:
         for name in DRIFT_SIGNALS:
@@ -53,9 +54,9 @@ class CustomerDrift:
                 continue
             value = signals[name]
             if name == "requests_per_hour":
-                value = math.log1p(value)
-            self.means.setdefault(name, stats.EWMean(FADING)).update(value)
-            self.variances.setdefault(name, stats.EWVar(FADING)).update(value)
+                value = math.log1p(max(0.0, value))  # a rate is never negative
+            self.means.setdefault(name, EWMean(FADING)).update(value)
+            self.variances.setdefault(name, EWVar(FADING)).update(value)
         self.windows += 1
 
     def score_one(self, signals: dict[str, float]) -> tuple[float, str]:
@@ -64,12 +65,12 @@ class CustomerDrift:
             return (0.0, "")
         best, best_name = 0.0, ""
         for name in DRIFT_SIGNALS:
-            if name not in signals or name not in self.means:
+            if name not in signals or name not in self.means or name not in self.variances:
                 continue
             value = signals[name]
             floor = STD_FLOOR.get(name, 0.1)
             if name == "requests_per_hour":
-                value, floor = math.log1p(value), 0.5
+                value, floor = math.log1p(max(0.0, value)), 0.5
             std = max(floor, math.sqrt(max(0.0, self.variances[name].get())))
             z = (value - self.means[name].get()) / std
             if z > best:

@@ -44,6 +44,7 @@ The cluster stage has its own small driver, :class:`ClusterDriver`.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -55,11 +56,13 @@ from streamer.core.customer import CustomerState
 from streamer.core.events import InferenceEvent, decode_event
 from streamer.core.ledger import OffsetLedger
 from streamer.core.messages import parse_feedback, parse_signal, parse_verdict
+from streamer.core.meta import PartitionMeta
 from streamer.core.outputs import Alert, ClusterSignal, ClusterVerdict, FeatureRecord, Feedback
 from streamer.core.population import Population
 from streamer.core.timers import Timers
 from streamer.errors import InvalidEvent, StateCodecError
 
+log = logging.getLogger("streamer.driver")
 Getter = Callable[[str], bytes | None]
 Kind = Literal["event", "verdict", "feedback"]
 KeyPolicy = Literal["dead_letter", "count", "ignore"]
@@ -76,13 +79,6 @@ class DeadLetter:
 
     reason: str
     detail: str
-
-
-@dataclass(slots=True)
-class PartitionMeta:
-    """What the driver persists about a partition besides its population view."""
-
-    watermark_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +131,8 @@ class Driver:
     def _decode(self, raw: bytes, what: str) -> Any:
         try:
             return codec.decode(raw)
-        except StateCodecError:
+        except StateCodecError as err:
+            log.warning("stored %s state did not decode, starting it afresh: %s", what, err)
             self.counters["state_decode_errors"] += 1
             self.counters[f"state_decode_errors:{what}"] += 1
             return None
@@ -227,7 +224,7 @@ class Driver:
             if kind == "verdict":
                 return self.on_verdict(parse_verdict(value), partition)
             if kind == "feedback":
-                fb = parse_feedback(value, now_ms, self.known_signal)
+                fb = parse_feedback(value, now_ms)
                 if self.config.key_policy != "ignore" and key != fb.customer_id.encode():
                     self.counters["key_mismatch"] += 1
                     if self.config.key_policy == "dead_letter":
@@ -394,7 +391,8 @@ class ClusterDriver:
         if raw:
             try:
                 st = codec.decode(raw)
-            except StateCodecError:
+            except StateCodecError as err:
+                log.warning("stored token state did not decode, starting it afresh: %s", err)
                 self.counters["state_decode_errors"] += 1
         token = st if isinstance(st, TokenState) else TokenState()
         self.cache[key] = (partition, token)

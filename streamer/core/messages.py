@@ -21,18 +21,17 @@ streamer.errors.InvalidEvent: wrong_type: customer_id must be a string
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from streamer.core.events import parse_ts
+from streamer.core.feedback import validate_signal_names
 from streamer.core.outputs import ClusterSignal, ClusterVerdict, Feedback
 from streamer.errors import InvalidEvent
 
 VERDICTS: tuple[str, ...] = ("false_positive", "confirmed", "allowlisted")
 MAX_RECORD_BYTES = 256_000
-MAX_FEEDBACK_SIGNALS = 16
 MAX_MEMBERS_LISTED = 64
 MAX_ID_CHARS = 256
 
@@ -92,12 +91,13 @@ def _strings(obj: dict[str, Any], key: str, cap: int) -> tuple[str, ...]:
     return tuple(v[:MAX_ID_CHARS] for v in value[:cap])
 
 
-def parse_feedback(raw: bytes, now_ms: int,
-                   known_signal: Callable[[str], bool] | None = None) -> Feedback:
+def parse_feedback(raw: bytes, now_ms: int) -> Feedback:
     """An analyst verdict, or :class:`InvalidEvent`.
 
-    ``signals`` are capped at ``MAX_FEEDBACK_SIGNALS``; with ``known_signal`` given, names it
-    does not know are dropped (they would only bloat the customer's state).
+    ``signals`` must be a list of strings; names the signal table does not know are dropped
+    and at most :data:`~streamer.core.feedback.MAX_FEEDBACK_SIGNALS` kept
+    (:func:`~streamer.core.feedback.validate_signal_names`): they would only bloat the
+    customer's state.
     """
     try:
         obj = _object(raw)
@@ -108,15 +108,13 @@ def parse_feedback(raw: bytes, now_ms: int,
         ts = obj.get("ts")
         expires = obj.get("expires_at")
         note = obj.get("note", "")
-        signals = _strings(obj, "signals", cap=10_000)
-        if known_signal is not None:
-            signals = tuple(s for s in signals if known_signal(s))
+        signals = validate_signal_names(_strings(obj, "signals", cap=10_000))
         return Feedback(
             customer_id=customer_id, verdict=verdict,
             ts_ms=parse_ts(ts) if ts is not None else now_ms,
             expires_at_ms=None if expires is None else parse_ts(expires, "expires_at"),
             note=note[:500] if isinstance(note, str) else "",
-            signals=tuple(dict.fromkeys(signals))[:MAX_FEEDBACK_SIGNALS],
+            signals=signals,
         )
     except InvalidEvent:
         raise

@@ -3,15 +3,19 @@
 A brand-new account has no history of its own; it is judged against everyone. The population
 view holds
 
-* a River :class:`~river.anomaly.HalfSpaceTrees` over per-window signal vectors of all customers
-  (one instance for the whole population, so its 1.5 MB-class cost is paid once, not per customer),
-* running River quantiles (median, p95) of every signal — the ``baseline`` shown in alert reasons,
+* half-space trees over per-window signal vectors of all customers (one instance for the whole
+  population, so their cost is paid once, not per customer),
+* running P² medians of every signal — the ``baseline`` shown in alert reasons,
 * when each model name was first seen, to recognise traffic moving to a newly released model.
 
 In the Kafka shell there is one population view per input partition (customers are hashed to
 partitions uniformly, so each partition's view is a random sample of the population).
 
 Only windows that were *not* flagged are learnt (never learn from what you flag).
+
+The models are River's ``anomaly.HalfSpaceTrees`` and ``stats.Quantile`` in behaviour, kept as
+the plain-data equivalents of :mod:`streamer.core.estimators` so that stored state is numbers
+only (same scores for the same inputs; tested against River).
 
 >>> pop = Population()
 >>> for i in range(50):
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from river import anomaly, stats
+from streamer.core.estimators import HalfSpaceTrees, Quantile
 
 #: Signals the population model sees, with the range used to scale them into [0, 1].
 POPULATION_LIMITS: dict[str, tuple[float, float]] = {
@@ -48,20 +52,20 @@ MAX_MODELS = 64
 
 @dataclass(slots=True)
 class Population:
-    """Population-level River models (see module docstring)."""
+    """Population-level models (see module docstring)."""
 
     seed: int = 7
-    hst: anomaly.HalfSpaceTrees = field(init=False)
-    medians: dict[str, stats.Quantile] = field(init=False)
+    hst: HalfSpaceTrees = field(init=False)
+    medians: dict[str, Quantile] = field(init=False)
     windows_learnt: int = 0
     started_ms: int | None = None
     model_first_seen: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.hst = anomaly.HalfSpaceTrees(
+        self.hst = HalfSpaceTrees(
             n_trees=15, height=8, window_size=200, limits=dict(POPULATION_LIMITS), seed=self.seed
         )
-        self.medians = {name: stats.Quantile(0.5) for name in POPULATION_LIMITS}
+        self.medians = {name: Quantile(0.5) for name in POPULATION_LIMITS}
 
     def _vector(self, signals: dict[str, float]) -> dict[str, float]:
         out = {}

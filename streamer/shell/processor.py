@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from streamer.core import codec
+from streamer.core.customer import CustomerState
 from streamer.core.driver import (
     ClusterDriver,
     DeadLetter,
@@ -31,12 +32,9 @@ from streamer.core.driver import (
 from streamer.core.outputs import Alert, ClusterSignal, ClusterVerdict, FeatureRecord
 from streamer.core.redact import redact
 from streamer.core.scoring import SIGNAL_BY_NAME
+from streamer.errors import StateCodecError
 
 log = logging.getLogger("streamer.processor")
-#: Encoded-size limits by state kind (bytes): a state past its limit is still written (losing
-#: it would be worse) but counted in ``state_oversize`` and logged.
-STATE_LIMITS: dict[str, int] = {"CustomerState": 20_000, "TokenState": 200_000,
-                                "Population": 900_000, "PartitionMeta": 1_000}
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,16 +97,22 @@ def dead_letter(msg: Message, reason: str, detail: str, dlq_topic: str, now_ms: 
     )
 
 
-def encode_state(key: str, state: Any, counters: Counter[str]) -> bytes:
-    """Encode one state for the table, checking its size against :data:`STATE_LIMITS`."""
-    data = codec.encode(state)
+def encode_state(key: str, state: Any, counters: Counter[str]) -> bytes | None:
+    """Encode one state for the table; ``None`` (counted, logged) when it cannot be stored:
+    past its size limit (:data:`streamer.core.codec.SIZE_LIMITS`) or holding a value its type
+    does not allow."""
     kind = type(state).__name__
-    limit = STATE_LIMITS.get(kind)
-    counters[f"state_bytes:{kind}"] += len(data)
-    if limit is not None and len(data) > limit:
+    try:
+        data = codec.encode(state)
+    except codec.StateTooLarge as err:
         counters["state_oversize"] += 1
-        log.warning("state %s (%s) is %d bytes, above its %d-byte limit", kind,
-                    "customer" if kind == "CustomerState" else key, len(data), limit)
+        log.warning("state %s %r not stored: %s", kind, key[:100], err)
+        return None
+    except StateCodecError as err:
+        counters["state_encode_errors"] += 1
+        log.warning("state %s %r not stored: %s", kind, key[:100], err)
+        return None
+    counters[f"state_bytes:{kind}"] += len(data)
     return data
 
 
@@ -186,7 +190,9 @@ class CustomerProcessor:
                 if d.due(p):
                     self.pending.add(p)
         for key, (p, state) in d.take_writes().items():
-            result.writes[key] = (p, encode_state(key, state, self.counters))
+            data = encode_state(key, state, self.counters)
+            if data is not None:
+                result.writes[key] = (p, data)
         result.event_ts_ms = d.event_times
         d.event_times = []
         self.processed += result.events - result.duplicates
@@ -207,8 +213,12 @@ class CustomerProcessor:
 
     def snapshot_populations(self) -> dict[str, tuple[int, bytes]]:
         """Encoded population views by key, with the partition each belongs to."""
-        return {key: (p, encode_state(key, pop, self.counters))
-                for key, (p, pop) in self.driver.snapshots().items()}
+        out: dict[str, tuple[int, bytes]] = {}
+        for key, (p, pop) in self.driver.snapshots().items():
+            data = encode_state(key, pop, self.counters)
+            if data is not None:
+                out[key] = (p, data)
+        return out
 
     def forget_partitions(self, partitions: Iterable[int]) -> None:
         gone = set(partitions)
@@ -252,10 +262,10 @@ class CustomerProcessor:
             if not raw:
                 return None
             try:
-                st = codec.decode(raw)
-            except Exception:
+                st = codec.decode(raw, CustomerState)
+            except StateCodecError:
                 return None
-            if not hasattr(st, "episode"):
+            if st.customer_id != customer_id:  # a state stored under another customer's key
                 return None
         return {
             "customer_id": customer_id, "events_processed": st.events_total,
@@ -296,7 +306,9 @@ class ClusterProcessor:
                     result.sends.append(dead_letter(msg, out.reason, out.detail,
                                                     self.dlq_topic, now_ms, self.redact_dlq))
         for key, (p, state) in self.driver.take_writes().items():
-            result.writes[key] = (p, encode_state(key, state, self.counters))
+            data = encode_state(key, state, self.counters)
+            if data is not None:
+                result.writes[key] = (p, data)
         return result
 
     def forget_partitions(self, partitions: Iterable[int]) -> None:

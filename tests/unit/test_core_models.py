@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import river
 
 from streamer.core import codec, customer
 from streamer.core.alerts import rank
@@ -351,32 +350,6 @@ def test_codec_refuses_another_schema_version() -> None:
         data[4] = version
         with pytest.raises(StateCodecError, match="schema"):
             codec.decode(bytes(data))
-
-
-def test_codec_refuses_state_written_by_another_river_minor(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    running = river.__version__
-    major, minor = running.split(".")[:2]
-    state = _small_state()
-    monkeypatch.setattr(river, "__version__", f"{major}.{int(minor) + 1}.0")
-    newer = codec.encode(state)
-    monkeypatch.setattr(river, "__version__", running)
-    with pytest.raises(StateCodecError, match="river"):
-        codec.decode(newer)
-    # The other direction: state written now, read by a worker running another River.
-    current = codec.encode(state)
-    monkeypatch.setattr(river, "__version__", f"{major}.{int(minor) - 1 if int(minor) else 99}.3")
-    with pytest.raises(StateCodecError, match="river"):
-        codec.decode(current)
-
-
-def test_codec_accepts_another_river_patch_release(monkeypatch: pytest.MonkeyPatch) -> None:
-    state = _small_state()
-    major, minor = river.__version__.split(".")[:2]
-    monkeypatch.setattr(river, "__version__", f"{major}.{minor}.999")
-    data = codec.encode(state)
-    monkeypatch.undo()
-    assert codec.decode(data).events_total == state.events_total
 
 
 def test_codec_refuses_corrupt_payload() -> None:
