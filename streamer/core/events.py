@@ -223,16 +223,16 @@ def _req_string(obj: dict[str, Any], key: str, *, allow_int: bool = False) -> st
     value = obj.get(key)
     if type(value) is not str:
         if value is None:
-            raise InvalidEvent("missing_field", f"required field {key!r} is missing")
+            raise InvalidEvent("missing_field", f"required field {key!r} is missing", key)
         if allow_int and type(value) is int:
             value = str(value)
         else:
             raise InvalidEvent("wrong_type",
-                               f"{key} must be a string, got {type(value).__name__}")
+                               f"{key} must be a string, got {type(value).__name__}", key)
     if not value:
-        raise InvalidEvent("empty_field", f"{key} must not be empty")
+        raise InvalidEvent("empty_field", f"{key} must not be empty", key)
     if len(value) > 256:
-        raise InvalidEvent("field_too_long", f"{key} is longer than 256 characters")
+        raise InvalidEvent("field_too_long", f"{key} is longer than 256 characters", key)
     return value
 
 
@@ -262,13 +262,13 @@ def _req_count(obj: dict[str, Any], key: str) -> int:
     if type(value) is int and 0 <= value <= _MAX_COUNT:
         return value
     if value is None:
-        raise InvalidEvent("missing_field", f"required field {key!r} is missing")
+        raise InvalidEvent("missing_field", f"required field {key!r} is missing", key)
     got = _count_or_reason(value)
     if isinstance(got, str):
         detail = {"wrong_type": f"{key} must be an integer",
                   "negative_value": f"{key} must be >= 0, got {value}",
                   "out_of_range": f"{key}={value} is implausibly large"}[got]
-        raise InvalidEvent(got, detail)
+        raise InvalidEvent(got, detail, key)
     return got
 
 
@@ -575,8 +575,11 @@ def event_from_dict(obj: dict[str, Any], adapter_drops: Drops | None = None) -> 
     event_id = _req_string(obj, "event_id")
     ts = obj.get("ts")
     if ts is None:
-        raise InvalidEvent("missing_field", "required field 'ts' is missing")
-    ts_ms = parse_ts(ts)
+        raise InvalidEvent("missing_field", "required field 'ts' is missing", "ts")
+    try:
+        ts_ms = parse_ts(ts)
+    except InvalidEvent as err:
+        raise InvalidEvent(err.reason, err.detail, "ts") from None
     customer_id = _req_string(obj, "customer_id", allow_int=True)
     model = _req_string(obj, "model")
     input_tokens = _req_count(obj, "input_tokens")

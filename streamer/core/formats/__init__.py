@@ -3,9 +3,9 @@
 ``STREAMER_INPUT_FORMAT`` picks one of :data:`INPUT_FORMATS`; ``auto`` (the default) recognises
 each message by its shape, in this order:
 
-1. ``request`` / ``response`` pair -> :mod:`.anthropic` when the response (or request) has the
+1. ``call_type`` (or a ``standard_logging_object`` wrapper) -> :mod:`.litellm`;
+2. ``request`` / ``response`` pair -> :mod:`.anthropic` when the response (or request) has the
    Messages API's shape, else :mod:`.openai`;
-2. ``call_type`` (or a ``standard_logging_object`` wrapper) -> :mod:`.litellm`;
 3. GenAI attributes (``attributes`` with ``gen_ai.*`` keys, or flat ``gen_ai.*`` keys) ->
    :mod:`.otel`;
 4. anything else -> ``native`` (:mod:`streamer.core.events`).
@@ -47,11 +47,11 @@ def check_format(name: str) -> str:
 
 def detect(obj: dict[str, Any]) -> str:
     """The format of one parsed message (``auto`` mode); ``native`` when nothing else fits."""
+    if "call_type" in obj or "standard_logging_object" in obj:
+        return "litellm"
     if "request" in obj or "response" in obj:
         return "anthropic" if anthropic.matches(obj) and not openai.matches(obj) \
             else "openai"
-    if "call_type" in obj or "standard_logging_object" in obj:
-        return "litellm"
     if "attributes" in obj or "gen_ai.request.model" in obj or "gen_ai.operation.name" in obj:
         return "otel" if otel.matches(obj) else "native"
     return "native"
