@@ -38,7 +38,15 @@ class Settings:
     features_topic                  STREAMER_FEATURES_TOPIC               customer-features
     feedback_topic                  STREAMER_FEEDBACK_TOPIC               extraction-feedback
     app_id                          STREAMER_APP_ID                       streamer
+    input_format                    STREAMER_INPUT_FORMAT                 auto
+    dlq_guard_window                STREAMER_DLQ_GUARD_WINDOW             1000
+    dlq_guard_threshold             STREAMER_DLQ_GUARD_THRESHOLD          0.05
     ==============================  ====================================  ==========================
+
+    ``input_format`` is one of ``auto`` (recognise each message), ``native``, ``openai``,
+    ``anthropic``, ``otel``, ``litellm`` (:mod:`streamer.core.formats`). Health turns
+    ``degraded`` when more than ``dlq_guard_threshold`` of the last ``dlq_guard_window`` input
+    messages were dead-lettered (:mod:`streamer.core.dlq_guard`).
     """
 
     bootstrap_servers: str = f"127.0.0.1:{DEFAULT_LOCAL_PORT}"
@@ -69,6 +77,9 @@ class Settings:
     ssl_certfile: str = ""
     ssl_keyfile: str = ""
     log_level: str = "info"
+    input_format: str = "auto"
+    dlq_guard_window: int = 1000
+    dlq_guard_threshold: float = 0.05
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -110,6 +121,13 @@ class Settings:
             raise ConfigError("partitions and batch_size must be >= 1")
         if not self.bootstrap_servers:
             raise ConfigError("no bootstrap servers")
+        from streamer.core.formats import INPUT_FORMATS
+
+        if self.input_format not in INPUT_FORMATS:
+            raise ConfigError(f"STREAMER_INPUT_FORMAT={self.input_format!r}: expected one of "
+                              + ", ".join(INPUT_FORMATS))
+        if self.dlq_guard_window < 1 or not 0.0 <= self.dlq_guard_threshold < 1.0:
+            raise ConfigError("dlq_guard_window must be >= 1 and dlq_guard_threshold in [0, 1)")
 
     def kafka_client_options(self) -> dict[str, object]:
         """Security options in kafka-python / aiokafka spelling (empty values omitted)."""

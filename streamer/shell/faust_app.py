@@ -25,6 +25,7 @@ from typing import Any
 import faust
 from faust.streams import _current_event
 
+from streamer.core.dlq_guard import DlqGuard, InputQuality
 from streamer.errors import ConfigError
 from streamer.settings import Settings
 from streamer.shell.processor import (
@@ -266,6 +267,8 @@ def wire(app: faust.App, s: Settings) -> None:
         input_topic=s.input_topic, verdicts_topic=verdicts_name, feedback_topic=s.feedback_topic,
         alerts_topic=s.alerts_topic, features_topic=s.features_topic, dlq_topic=s.dlq_topic,
         signals_topic=signals_name, max_message_bytes=s.max_message_bytes,
+        input_format=s.input_format,
+        quality=InputQuality(DlqGuard(s.dlq_guard_window, s.dlq_guard_threshold)),
     )
     clusters = ClusterProcessor(verdicts_topic=verdicts_name)
     health = Health()

@@ -11,6 +11,7 @@ on a miss and written back once per batch in which it changed.
 from __future__ import annotations
 
 import heapq
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -22,6 +23,7 @@ import orjson
 from streamer.core import codec, customer
 from streamer.core.clusters import TokenState, step_token
 from streamer.core.customer import CustomerState
+from streamer.core.dlq_guard import InputQuality
 from streamer.core.events import decode_event
 from streamer.core.outputs import (
     Alert,
@@ -112,7 +114,8 @@ class CustomerProcessor:
 
     def __init__(self, *, input_topic: str, verdicts_topic: str, feedback_topic: str,
                  alerts_topic: str, features_topic: str, dlq_topic: str, signals_topic: str,
-                 max_message_bytes: int, max_cached: int = 200_000) -> None:
+                 max_message_bytes: int, max_cached: int = 200_000,
+                 input_format: str = "auto", quality: InputQuality | None = None) -> None:
         self.input_topic = input_topic
         self.verdicts_topic = verdicts_topic
         self.feedback_topic = feedback_topic
@@ -130,6 +133,9 @@ class CustomerProcessor:
         self.deadlines: dict[int, list[tuple[int, str]]] = {}
         self.processed = 0
         self.invalid = 0
+        self.input_format = input_format
+        #: DLQ-rate guard and dropped-field counts of the input topic (for /stats and /health)
+        self.quality = quality or InputQuality()
 
     # --- state ------------------------------------------------------------------------
     @staticmethod
@@ -186,6 +192,8 @@ class CustomerProcessor:
             except InvalidEvent as err:
                 result.invalid += 1
                 result.sends.append(dead_letter(msg, err, self.dlq_topic, now_ms))
+                if msg.topic == self.input_topic:
+                    self.quality.rejected(err.reason, err.field)
                 continue
             changed[cid] = msg
             result.events += msg.topic == self.input_topic
@@ -200,6 +208,8 @@ class CustomerProcessor:
         self._trim()
         self.processed += result.events
         self.invalid += result.invalid
+        if self.quality.guard.should_log(now_ms / 1000):
+            logging.getLogger("streamer.input").warning(self.quality.guard.status().log_line())
         return result
 
     def _one(self, msg: Message, get: Getter, now_ms: int) -> tuple[list[Any], str]:
@@ -212,7 +222,9 @@ class CustomerProcessor:
             fb = parse_feedback(msg.value, now_ms)
             st = self.state(fb.customer_id, msg.partition, get)
             return customer.apply_feedback(st, fb)[1], fb.customer_id
-        event = decode_event(msg.value, max_bytes=self.max_message_bytes)
+        event = decode_event(msg.value, max_bytes=self.max_message_bytes,
+                             input_format=self.input_format)
+        self.quality.accepted(event.dropped)
         st = self.state(event.customer_id, msg.partition, get)
         self.watermarks[msg.partition] = max(self.watermarks.get(msg.partition, 0), event.ts_ms)
         window_before = st.window_start_ms

@@ -2,10 +2,12 @@
 
 * ``GET /health`` — 200 while every agent runs and the worker keeps consuming; 503 otherwise
   (an agent crashed, or partitions are assigned, messages are waiting and no batch completed
-  for ``STALL_S`` seconds). Point a liveness probe at it.
+  for ``STALL_S`` seconds). Point a liveness probe at it. ``"status": "degraded"`` (still 200)
+  while the DLQ-rate guard trips: too many input messages dead-lettered (``input`` says why).
 * ``GET /customers/{customer_id}`` — the customer's processed-event count, risk and episode;
   routed to the worker that owns the customer's partition when several workers run.
-* ``GET /stats`` — events processed and invalid messages seen by this worker.
+* ``GET /stats`` — events processed and invalid messages seen by this worker; ``input_status``,
+  the DLQ-rate guard, dropped optional fields and dead letters per field and reason.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ def register_pages(app: Any, proc: Any, states: Any, health: Any) -> None:
         stalled = time.monotonic() - health.last_batch > STALL_S and waiting()
         if health.failure:
             alive, why = False, health.failure
-        body = {"status": "ok" if alive and not stalled else "unhealthy",
+        degraded = proc.quality.guard.degraded  # too many dead letters: 200, but say so
+        body = {"status": ("degraded" if degraded else "ok") if alive and not stalled
+                else "unhealthy", "input": proc.quality.guard.status().to_dict(),
                 "agents_alive": alive, "detail": why or ("stalled" if stalled else ""),
                 "batches": health.batches,
                 "seconds_since_last_batch": round(time.monotonic() - health.last_batch, 1)}
@@ -62,7 +66,7 @@ def register_pages(app: Any, proc: Any, states: Any, health: Any) -> None:
             assigned = []
         return self.json({"events_processed": proc.processed, "invalid": proc.invalid,
                           "customers_cached": len(proc.cache), "assigned": assigned,
-                          "batches": health.batches})
+                          "batches": health.batches, **proc.quality.snapshot()})
 
     @app.page("/customers/{customer_id}")
     @app.table_route(table=states, match_info="customer_id")
