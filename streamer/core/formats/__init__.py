@@ -10,6 +10,10 @@ each message by its shape, in this order:
    :mod:`.otel`;
 4. anything else -> ``native`` (:mod:`streamer.core.events`).
 
+(So in ``auto`` mode a native event should not carry top-level ``call_type``, ``request``,
+``response`` or ``attributes`` fields of its own; set ``STREAMER_INPUT_FORMAT=native`` if it
+must. Native-named fields always win over an adapter's, so such an event mostly survives.)
+
 Each adapter maps the format's fields to native ones (its module documents which field gives the
 customer, event id and time) and hands the result to the native validator, so the same leniency,
 drop counting and dead-letter reasons apply to every format.
