@@ -43,7 +43,15 @@ class Settings:
     web_token (secret)              STREAMER_WEB_TOKEN                    (none: no auth)
     health_stall_s                  STREAMER_HEALTH_STALL_S               60
     test_wedge_after (tests only)   STREAMER_TEST_WEDGE_AFTER             0
+    input_format                    STREAMER_INPUT_FORMAT                 auto
+    dlq_guard_window                STREAMER_DLQ_GUARD_WINDOW             1000
+    dlq_guard_threshold             STREAMER_DLQ_GUARD_THRESHOLD          0.05
     ==============================  ====================================  ==========================
+
+    ``input_format`` is one of ``auto`` (recognise each message), ``native``, ``openai``,
+    ``anthropic``, ``otel``, ``litellm`` (:mod:`streamer.core.formats`). Health turns
+    ``degraded`` when more than ``dlq_guard_threshold`` of the last ``dlq_guard_window`` input
+    messages were dead-lettered (:mod:`streamer.core.dlq_guard`).
     """
 
     bootstrap_servers: str = f"127.0.0.1:{DEFAULT_LOCAL_PORT}"
@@ -93,6 +101,8 @@ class Settings:
     #: replace prompt/completion text in dead-lettered copies by its length and hash
     dlq_redact_prompt: bool = True
     input_format: str = "auto"
+    dlq_guard_window: int = 1000
+    dlq_guard_threshold: float = 0.05
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -140,6 +150,13 @@ class Settings:
         if self.max_cached_states < 1 or self.timer_budget < 1 or self.max_future_skew_s < 0:
             raise ConfigError("max_cached_states and timer_budget must be >= 1, "
                               "max_future_skew_s >= 0")
+        from streamer.core.formats import INPUT_FORMATS
+
+        if self.input_format not in INPUT_FORMATS:
+            raise ConfigError(f"STREAMER_INPUT_FORMAT={self.input_format!r}: expected one of "
+                              + ", ".join(INPUT_FORMATS))
+        if self.dlq_guard_window < 1 or not 0.0 <= self.dlq_guard_threshold < 1.0:
+            raise ConfigError("dlq_guard_window must be >= 1 and dlq_guard_threshold in [0, 1)")
 
     def cluster_topic_names(self) -> tuple[str, str]:
         """The cluster stage's internal topics: (signals, verdicts)."""

@@ -53,6 +53,7 @@ from typing import Any, Literal
 from streamer.core import codec, customer
 from streamer.core.clusters import TokenState, step_token
 from streamer.core.customer import CustomerState
+from streamer.core.dlq_guard import DlqGuard, InputQuality
 from streamer.core.events import InferenceEvent, decode_event
 from streamer.core.ledger import OffsetLedger
 from streamer.core.messages import parse_feedback, parse_signal, parse_verdict
@@ -96,6 +97,10 @@ class DriverConfig:
     key_policy: KeyPolicy = "dead_letter"
     max_event_bytes: int = 1_000_000
     input_format: str = "auto"
+    #: DLQ-rate guard: degraded when more than ``dlq_guard_threshold`` of the last
+    #: ``dlq_guard_window`` input messages were dead-lettered
+    dlq_guard_window: int = 1000
+    dlq_guard_threshold: float = 0.05
 
 
 @dataclass(slots=True)
@@ -123,6 +128,11 @@ class Driver:
         self.dirty_meta: set[int] = set()
         self.counters: Counter[str] = Counter()
         self.dead_letters: Counter[str] = Counter()
+        #: input health: the DLQ-rate guard and dropped optional fields by field and reason
+        self.quality = InputQuality(DlqGuard(self.config.dlq_guard_window,
+                                             self.config.dlq_guard_threshold))
+        #: optional fields dropped since the shell last drained it, by field
+        self.dropped: Counter[str] = Counter()
         #: event times of processed events, when ``record_event_times`` (drained by the shell)
         self.record_event_times = False
         self.event_times: list[int] = []
@@ -232,12 +242,21 @@ class Driver:
                                            "customer_id (use `streamer feedback`)")]
                 return self.on_feedback(fb, partition)
             event = decode_event(value, max_bytes=self.config.max_event_bytes,
-                                 **_format_kw(self.config.input_format))
+                                 input_format=self.config.input_format)
         except InvalidEvent as err:
-            if kind == "event" and offset is not None:
-                self.partition(partition).ledger.add(offset)
+            if kind == "event":
+                if offset is not None:
+                    self.partition(partition).ledger.add(offset)
+                self.quality.rejected(err.reason, err.field)
             return [self._dead(err.reason, err.detail)]
-        return self.on_event(event, partition, offset, key=key, timestamp_ms=timestamp_ms)
+        outputs = self.on_event(event, partition, offset, key=key, timestamp_ms=timestamp_ms)
+        if outputs and isinstance(outputs[0], DeadLetter):
+            self.quality.rejected(outputs[0].reason, None)
+        else:
+            self.quality.accepted(event.dropped)
+            for name, _ in event.dropped:
+                self.dropped[name] += 1
+        return outputs
 
     def _dead(self, reason: str, detail: str) -> DeadLetter:
         self.dead_letters[reason] += 1
@@ -363,11 +382,6 @@ class Driver:
             "ledger_ranges": sum(len(p.ledger.ranges) for p in self.partitions.values()),
             "partitions": len(self.partitions),
         }
-
-
-def _format_kw(input_format: str) -> dict[str, Any]:
-    """Pass the input format to the decoder when it takes one."""
-    return {} if input_format == "auto" else {"input_format": input_format}
 
 
 class ClusterDriver:

@@ -148,6 +148,7 @@ def wire(app: faust.App, s: Settings) -> None:
         max_cached=s.max_cached_states, timer_budget=s.timer_budget,
         max_future_skew_ms=int(s.max_future_skew_s * 1000), key_policy=s.key_policy,
         input_format=s.input_format, redact_dlq=s.dlq_redact_prompt,
+        dlq_guard_window=s.dlq_guard_window, dlq_guard_threshold=s.dlq_guard_threshold,
         get=lambda key: states.get(key.encode()),
     )
     clusters = ClusterProcessor(verdicts_topic=verdicts_name, dlq_topic=s.dlq_topic,

@@ -125,7 +125,9 @@ class CustomerProcessor:
                  max_message_bytes: int, max_cached: int = 100_000,
                  timer_budget: int | None = 2_000, max_future_skew_ms: int = 3_600_000,
                  key_policy: str = "dead_letter", input_format: str = "auto",
-                 redact_dlq: bool = True, get: Getter | None = None) -> None:
+                 redact_dlq: bool = True, get: Getter | None = None,
+                 dlq_guard_window: int = 1000, dlq_guard_threshold: float = 0.05,
+                 quality: Any = None) -> None:
         self.input_topic = input_topic
         self.verdicts_topic = verdicts_topic
         self.feedback_topic = feedback_topic
@@ -137,9 +139,13 @@ class CustomerProcessor:
         config = DriverConfig(max_cached=max_cached, timer_budget=timer_budget,
                               max_future_skew_ms=max_future_skew_ms,
                               key_policy=key_policy,  # type: ignore[arg-type]
-                              max_event_bytes=max_message_bytes, input_format=input_format)
+                              max_event_bytes=max_message_bytes, input_format=input_format,
+                              dlq_guard_window=dlq_guard_window,
+                              dlq_guard_threshold=dlq_guard_threshold)
         self.driver = Driver(config, get, known_signal=SIGNAL_BY_NAME.__contains__)
         self.driver.record_event_times = True
+        if quality is not None:  # an InputQuality configured by the caller (tests, tools)
+            self.driver.quality = quality
         self.counters: Counter[str] = Counter()
         #: partitions with timers still due after a batch (the budget ran out)
         self.pending: set[int] = set()
@@ -153,6 +159,11 @@ class CustomerProcessor:
     @property
     def cache(self) -> Any:
         return self.driver.cache
+
+    @property
+    def quality(self) -> Any:
+        """The input's DLQ-rate guard and dropped-field counts (:mod:`streamer.core.dlq_guard`)."""
+        return self.driver.quality
 
     def kind_of(self, topic: str) -> Kind:
         if topic == self.verdicts_topic:
@@ -195,8 +206,14 @@ class CustomerProcessor:
                 result.writes[key] = (p, data)
         result.event_ts_ms = d.event_times
         d.event_times = []
+        result.dropped = dict(d.dropped)
+        d.dropped.clear()
+        if self.quality.guard.should_log(now_ms / 1000):
+            logging.getLogger("streamer.input").warning(self.quality.guard.status().log_line())
         self.processed += result.events - result.duplicates
         self.invalid += result.invalid
+        if self.quality.guard.should_log(now_ms / 1000):
+            logging.getLogger("streamer.input").warning(self.quality.guard.status().log_line())
         return result
 
     def adopt(self, partition: int, items: Iterable[tuple[bytes, bytes]]) -> int:

@@ -1,37 +1,6 @@
 """The worker's web endpoints (Faust's own web server), its health, and who may read them.
 
-==============================  ===========  ==================================================
-path                            token        what
-==============================  ===========  ==================================================
-``GET /health``                 never        liveness: 200 while the agents run and make
-                                             progress, 503 otherwise (see :class:`Health`)
-``GET /ready``                  never        readiness: 200 once input partitions are assigned,
-                                             no rebalance is under way and table recovery has
-                                             finished
-``GET /metrics``                when set     Prometheus exposition (:mod:`streamer.shell.metrics`)
-``GET /stats``                  when set     counts, assignment, event-loop lag
-``GET /customers/{id}``         when set     one customer's summary, routed to the worker that
-                                             owns the customer's partition
-``GET /``                       when set     the operator dashboard (``shell/dashboard``)
-``GET /api/overview``           when set     the dashboard's data
-``GET /login``, ``POST /login`` never        a form that sets a session cookie, for a
-                                             browser (which cannot send a bearer header itself)
-==============================  ===========  ==================================================
-
-Authentication: when ``STREAMER_WEB_TOKEN`` is set, every path but ``/health``, ``/ready`` and
-``/login`` needs ``Authorization: Bearer <token>`` (or the ``streamer_session`` cookie set by
-``/login``: an HMAC of the token, so the browser never stores the token itself; HttpOnly,
-SameSite=Strict), compared in constant time; otherwise 401. ``/metrics`` is protected too: the
-Prometheus scrape config in ``deploy/prometheus/`` sends the token as ``authorization``
-credentials. Unset, nothing is protected, and the server binds to 127.0.0.1 by default
-(``STREAMER_WEB_BIND``). A routed ``/customers/{id}`` request carries its headers to the
-owning worker, which checks the token again.
-
-Faust's own pages are off: ``/table`` (it served raw stored state), ``/router`` (cluster
-topology), the statistics index and ``/graph`` (settings ``web_tables_enabled``,
-``web_router_enabled``, ``web_stats_enabled``, ``web_graph_enabled``; table routing does not
-need ``/router``, it forwards to the owner's ``canonical_url`` built from ``STREAMER_WEB_HOST``).
-"""
+==============================  ===========  ==========================================="""
 
 from __future__ import annotations
 
@@ -264,7 +233,10 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
                 stalled = (f"no batch for {health.idle_for():.0f}s while records wait on "
                            + ", ".join(f"{t}:{p}" for t, p in waiting[:5]))
         ok = alive and not stalled
-        return ok, {"status": "ok" if ok else "unhealthy", "agents_alive": alive,
+        degraded = proc.quality.guard.degraded  # too many dead letters: still 200, but say so
+        status = ("degraded" if degraded else "ok") if ok else "unhealthy"
+        return ok, {"status": status, "input": proc.quality.guard.status().to_dict(),
+                    "agents_alive": alive,
                     "detail": why or stalled, "batches": health.batches,
                     "seconds_since_last_batch": round(health.idle_for(), 1),
                     "stall_window_s": health.stall_s}
@@ -326,7 +298,8 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
                      "customers_cached": len(proc.cache),
                      "assigned": sorted(f"{tp.topic}:{tp.partition}" for tp in assignment()),
                      "batches": health.batches,
-                     "event_loop_lag_s": round(metrics.loop_lag_last_s, 4), **proc.stats()})
+                     "event_loop_lag_s": round(metrics.loop_lag_last_s, 4), **proc.stats(),
+                     **proc.quality.snapshot()})
 
     @app.page("/customers/{customer_id}")
     @app.table_route(table=states, match_info="customer_id")
