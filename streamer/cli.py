@@ -19,6 +19,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kafka": ("streamer.shell.localkafka", "start/stop/check the local Kafka broker"),
     "topics": ("streamer.shell.topics", "create the topics streamer uses"),
     "feedback": ("streamer.shell.feedback", "send an analyst verdict to the feedback topic"),
+    "alertmanager": ("streamer.integrations.alertmanager",
+                     "forward extraction-risk alerts to Alertmanager (v2 API)"),
+    "webhook": ("streamer.integrations.webhook",
+                "forward extraction-risk alerts to an HTTP endpoint, HMAC-SHA256 signed"),
+    "feast-push": ("streamer.integrations.feast_push",
+                   "push customer-features records to a Feast push source (online + offline)"),
 }
 
 

@@ -102,6 +102,12 @@ class Settings:
     features_topic                  STREAMER_FEATURES_TOPIC               customer-features
     feedback_topic                  STREAMER_FEEDBACK_TOPIC               extraction-feedback
     app_id                          STREAMER_APP_ID                       streamer
+    security_protocol               STREAMER_SECURITY_PROTOCOL            PLAINTEXT (any case)
+    sasl_mechanism                  STREAMER_SASL_MECHANISM               (none; any case)
+    sasl_username / sasl_password   STREAMER_SASL_USERNAME / _PASSWORD    (none; a Secret)
+    alertmanager_url                STREAMER_ALERTMANAGER_URL             http://127.0.0.1:9093
+    dashboard_url                   STREAMER_DASHBOARD_URL                http://web_host:web_port
+    webhook_url / webhook_secret    STREAMER_WEBHOOK_URL / _SECRET        (none; a Secret)
     ==============================  ====================================  ==========================
     """
 
@@ -133,6 +139,11 @@ class Settings:
     ssl_certfile: str = ""
     ssl_keyfile: str = ""
     log_level: LogLevel = "info"
+    # Integrations (streamer/integrations/)
+    alertmanager_url: str = "http://127.0.0.1:9093"
+    dashboard_url: str = ""
+    webhook_url: str = ""
+    webhook_secret: Secret = NO_SECRET
 
     def __post_init__(self) -> None:
         # Frozen: normalise through object.__setattr__, then check (direct construction too).
@@ -140,8 +151,9 @@ class Settings:
             value = getattr(self, name)
             if isinstance(value, str):
                 object.__setattr__(self, name, normalise(value))
-        if isinstance(self.sasl_password, str):  # a plain str given to the constructor
-            object.__setattr__(self, "sasl_password", Secret(self.sasl_password))
+        for f in fields(self):  # a plain str given to the constructor for a secret
+            if isinstance(f.default, Secret) and isinstance(getattr(self, f.name), str):
+                object.__setattr__(self, f.name, Secret(getattr(self, f.name)))
         self.validate()
 
     @classmethod
