@@ -38,7 +38,7 @@ Prometheus does), so a restarted Alertmanager gets them back.
 >>> am["startsAt"], am["endsAt"], am["generatorURL"]
 ('2026-01-01T00:00:00.000Z', '2026-01-02T00:00:01.000Z', 'http://ops:6066/#customer=c%201')
 >>> am["annotations"]["reasons"]
-'cot_rate=0.8 (+2.50; baseline 0.02): share of step-by-step prompts'
+'cot_rate=0.8 (+2.50, baseline 0.02): share of step-by-step prompts'
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def to_alertmanager(rec: RiskAlert, *, dashboard_url: str,
         now_ms if now_ms is not None else int(time.time() * 1000))
     starts_ms = min(rec.detected_at_ms, posted_ms)
     reasons = "; ".join(
-        f"{r.signal}={r.value:g} (+{r.contribution:.2f}; baseline {r.baseline:g})"
+        f"{r.signal}={r.value:g} (+{r.contribution:.2f}, baseline {r.baseline:g})"
         + (f": {r.description}" if r.description else "")
         for r in rec.reasons[:TOP_REASONS])
     link = dashboard_link(dashboard_url, rec.customer_id)

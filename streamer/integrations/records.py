@@ -147,8 +147,8 @@ def _time(obj: dict[str, Any], key: str, *, required: bool = True) -> int | None
         raise InvalidRecord("bad_timestamp", exc.detail) from None
 
 
-def _str_list(obj: dict[str, Any], key: str, value: Any = None) -> tuple[str, ...]:
-    value = obj.get(key, []) if value is None else value
+def _str_list(obj: dict[str, Any], key: str, *, required: bool = False) -> tuple[str, ...]:
+    value = obj.get(key) if required else obj.get(key, [])
     if not isinstance(value, list) or len(value) > MAX_LIST_ITEMS:
         raise InvalidRecord("bad_field", f"{key}: expected a list of at most {MAX_LIST_ITEMS}")
     if not all(isinstance(v, str) and 0 < len(v) <= MAX_ID_CHARS for v in value):
@@ -203,8 +203,8 @@ def parse_risk_alert(raw: bytes) -> RiskAlert:
         reasons=_reasons(obj.get("reasons", [])),
         tactics=_str_list(obj, "tactics"),
         cluster_id=None if cluster is None else _str(cluster, "cluster_id"),
-        cluster_members=() if cluster is None else _str_list(cluster, "members"),
-        cluster_shared=() if cluster is None else _str_list(cluster, "shared"),
+        cluster_members=() if cluster is None else _str_list(cluster, "members", required=True),
+        cluster_shared=() if cluster is None else _str_list(cluster, "shared", required=True),
         window_start_ms=_time(obj, "window_start", required=False),
         window_end_ms=_time(obj, "window_end", required=False),
         events_in_window=_int(obj, "events_in_window", required=False),
