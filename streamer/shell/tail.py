@@ -15,45 +15,59 @@ SEVERITY_STYLE = {"low": "cyan", "medium": "yellow", "high": "bold red",
                   "critical": "bold white on red", "none": "dim"}
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(32), *range(127, 160))}
+
+
+def _clean(value: object) -> str:
+    r"""``str(value)`` with control characters shown as ``\xNN`` (no terminal escapes).
+
+    >>> _clean("cus\x1b[2J")
+    'cus\\x1b[2J'
+    """
+    return str(value).translate(_CONTROL)
+
+
 def _num(value: Any, spec: str) -> str:
     """``format(value, spec)`` for numbers; anything else as ``str``, never an exception."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return format(value, spec)
-    return str(value)
+    return _clean(value)
 
 
 def format_alert(alert: dict[str, Any], truth: str | None = None) -> Text:
     """One styled line for an alert: time, customer, severity, status, top reasons.
 
     Built as a :class:`rich.text.Text` from plain pieces, never as markup, so strings from the
-    topic (customer ids like ``[/]``, reasons, cluster ids) print as themselves:
+    topic (customer ids like ``[/]``, reasons, cluster ids) print as themselves, and control
+    characters (terminal escape sequences) are shown as ``\\xNN``:
 
     >>> format_alert({"customer_id": "[/]", "severity": "high", "status": "open",
     ...               "risk": 0.9, "detected_at": "2026-01-01T00:00:00Z"}).plain
     '2026-01-01T00:00:00Z [/] HIGH     open      risk 0.90  '
     """
-    sev = str(alert.get("severity", "none"))
+    sev = _clean(alert.get("severity", "none"))
     raw_reasons = alert.get("reasons")
     reasons = ", ".join(
-        f"{r.get('signal')}={_num(r.get('value'), 'g')} (+{_num(r.get('contribution'), '.1f')})"
+        f"{_clean(r.get('signal'))}={_num(r.get('value'), 'g')} "
+        f"(+{_num(r.get('contribution'), '.1f')})"
         for r in (raw_reasons if isinstance(raw_reasons, list) else [])[:3]
         if isinstance(r, dict)
     )
     line = Text()
-    line.append(str(alert.get("detected_at", "")), style="dim")
-    line.append(f" {alert.get('customer_id')}")
+    line.append(_clean(alert.get("detected_at", "")), style="dim")
+    line.append(f" {_clean(alert.get('customer_id'))}")
     if truth:
-        line.append(f" ({truth})", style="dim")
+        line.append(f" ({_clean(truth)})", style="dim")
     line.append(" ")
     line.append(f"{sev.upper():8s}", style=SEVERITY_STYLE.get(sev, "dim"))
-    line.append(f" {alert.get('status', '')!s:9s} risk {_num(alert.get('risk', 0), '.2f')}  "
+    line.append(f" {_clean(alert.get('status', '')):9s} risk {_num(alert.get('risk', 0), '.2f')}  "
                 f"{reasons}")
     cluster = alert.get("cluster")
     if isinstance(cluster, dict):
         members, shared = cluster.get("members"), cluster.get("shared")
         n = len(members) if isinstance(members, list) else 0
-        shared_text = "/".join(map(str, shared)) if isinstance(shared, list) else ""
-        line.append(f" cluster {cluster.get('cluster_id')} ({n} accts, {shared_text})",
+        shared_text = "/".join(map(_clean, shared)) if isinstance(shared, list) else ""
+        line.append(f" cluster {_clean(cluster.get('cluster_id'))} ({n} accts, {shared_text})",
                     style="magenta")
     return line
 

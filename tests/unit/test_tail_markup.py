@@ -61,4 +61,13 @@ def test_reason_and_cluster_strings_and_truth_label_are_escaped() -> None:
                                  st.lists(st.dictionaries(st.text(), st.text())),
                                  st.dictionaries(st.text(), st.text()))))
 def test_any_record_shape_renders(alert: dict[str, Any]) -> None:
-    assert str(alert.get("customer_id")) in format_alert(alert).plain
+    plain = format_alert(alert).plain
+    assert not any(ord(c) < 32 for c in plain)
+    if isinstance(alert.get("customer_id"), str) and alert["customer_id"].isprintable():
+        assert alert["customer_id"] in plain
+
+
+def test_terminal_escape_sequences_are_not_passed_through() -> None:
+    printed = _printed(format_alert(_alert(customer_id="\x1b[2J\x1b]0;pwned\x07cus")))
+    assert "\x1b" not in printed and "\x07" not in printed
+    assert "\\x1b[2J\\x1b]0;pwned\\x07cus" in printed
