@@ -7,10 +7,10 @@ STAMP := $(VENV)/.installed
 export KAFKA_PORT ?= 19092
 
 .DEFAULT_GOAL := help
-.PHONY: help venv kafka kafka-down kafka-status demo test test-unit test-integration test-durability lint typecheck eval bench clean
+.PHONY: help venv kafka kafka-down kafka-status demo test test-unit test-integration test-durability lint typecheck eval bench clean tools test-kafka4
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,24 +20,24 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create the virtualenv and install streamer with its dev tools
 
-kafka: $(STAMP) ## start a local Apache Kafka 3.9.2 broker (KRaft) unless KAFKA_BOOTSTRAP_SERVERS is set
-	$(BIN)/streamer kafka up
+kafka: $(STAMP) ## start a local Kafka broker (3.9.2; KAFKA_VERSION=4.1.2, KAFKA_SASL=1: others, own ports)
+	$(BIN)/streamer kafka up $(KAFKA_FLAGS)
 
-kafka-down: $(STAMP) ## stop the local broker
-	$(BIN)/streamer kafka down
+kafka-down: $(STAMP) ## stop the local broker (same KAFKA_VERSION / KAFKA_SASL as `make kafka`)
+	$(BIN)/streamer kafka down $(KAFKA_FLAGS)
 
 kafka-status: $(STAMP) ## is the local broker up?
-	$(BIN)/streamer kafka status
+	$(BIN)/streamer kafka status $(KAFKA_FLAGS)
 
 demo: $(STAMP) ## broker (if needed) + worker + attack simulation, alerts shown live
 	$(BIN)/streamer demo
 
-test: $(STAMP) lint typecheck test-unit test-integration test-durability ## the full suite: lint, types, unit, real-broker integration and fault tests
+test: $(STAMP) lint typecheck test-unit test-integration test-durability test-kafka4 ## the full suite: lint, types, unit, real-broker integration and fault tests, Kafka 4 stage
 
 test-unit: $(STAMP) ## unit and doctests of the pure core (no broker)
 	$(BIN)/pytest -q -m "not kafka and not durability" tests/unit streamer
 
-test-integration: $(STAMP) ## integration tests against the real broker
+test-integration: $(FEAST_STAMP) tools ## integration tests against the real broker
 	$(BIN)/pytest -q -m "kafka and not durability" tests/integration
 
 test-durability: $(STAMP) ## kill -9, rebalance and broker-restart tests against the real broker
@@ -57,6 +57,8 @@ bench: $(STAMP) ## throughput and state-size benchmark of the core
 
 clean: ## remove the virtualenv and local broker data
 	-$(BIN)/streamer kafka down
+	-$(BIN)/streamer kafka down --sasl
+	-$(BIN)/streamer kafka down --kafka-version $(KAFKA4_VERSION)
 	rm -rf $(VENV) .local reports
 
 # --- operations tools (metrics, Prometheus rules, deploy manifests, dashboard) -----------------
@@ -74,3 +76,34 @@ ops-tools: ## install Prometheus/promtool and Chromium (Debian) for the operatio
 	fi
 test-unit test-integration test-durability: ops-tools
 # --- end of operations tools ----------------------------------------------------------------
+# ---- integrations, SASL/SCRAM and Kafka 4.x (streamer/integrations, deploy/{kafka,feast}) ----
+# `make kafka KAFKA_SASL=1`: SASL_PLAINTEXT + SCRAM-SHA-512 broker on 19094 (.local/kafka-sasl,
+# client settings in .local/kafka-sasl/credentials.env); `make kafka KAFKA_VERSION=4.1.2`: a
+# Kafka 4.1.2 broker on 19096 (.local/kafka-4.1.2). Both run beside the default broker on 19092.
+KAFKA_FLAGS = $(if $(KAFKA_VERSION),--kafka-version $(KAFKA_VERSION)) $(if $(filter 1 true yes,$(KAFKA_SASL)),--sasl)
+KAFKA4_VERSION ?= 4.1.2
+KAFKA4_PORT ?= 19096
+# The Kafka 4 stage runs a representative subset (end to end, feedback, broker, simulator, the
+# Alertmanager bridge: ~2.5 min); `make test-kafka4 KAFKA4_TESTS=tests/integration` runs all.
+KAFKA4_TESTS ?= tests/integration/test_pipeline.py tests/integration/test_feedback.py \
+	tests/integration/test_local_broker.py tests/integration/test_sim_kafka.py \
+	tests/integration/test_alertmanager.py tests/integration/test_kcat.py
+FEAST_STAMP := $(VENV)/.feast-installed
+DEBIAN_TOOLS += prometheus-alertmanager kcat
+
+$(FEAST_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,feast]'
+	touch $@
+
+tools: ## install the Debian tools the integration tests drive (as root with apt; else they skip)
+	@missing=""; for p in $(DEBIAN_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "WARNING: not root or no apt; tests needing$$missing will SKIP (FAIL under CI=true)"; fi
+
+test-kafka4: $(FEAST_STAMP) tools ## integration tests again on a Kafka 4.1.2 broker (port KAFKA4_PORT, 19096)
+	@was_up=0; $(BIN)/streamer kafka status --kafka-version $(KAFKA4_VERSION) --port $(KAFKA4_PORT) >/dev/null 2>&1 && was_up=1; \
+	$(BIN)/streamer kafka up --kafka-version $(KAFKA4_VERSION) --port $(KAFKA4_PORT) || exit 1; \
+	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(KAFKA4_PORT) $(BIN)/pytest -q -m "kafka and not durability" $(KAFKA4_TESTS); rc=$$?; \
+	[ $$was_up = 1 ] || $(BIN)/streamer kafka down --kafka-version $(KAFKA4_VERSION); exit $$rc

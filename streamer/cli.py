@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+
+from streamer.errors import StreamerError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("streamer.shell.worker", "run the Faust worker (consume, detect, emit alerts)"),
@@ -19,6 +22,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kafka": ("streamer.shell.localkafka", "start/stop/check the local Kafka broker"),
     "topics": ("streamer.shell.topics", "create the topics streamer uses"),
     "feedback": ("streamer.shell.feedback", "send an analyst verdict to the feedback topic"),
+    "alertmanager": ("streamer.integrations.alertmanager",
+                     "forward extraction-risk alerts to Alertmanager (v2 API)"),
+    "webhook": ("streamer.integrations.webhook",
+                "forward extraction-risk alerts to an HTTP endpoint, HMAC-SHA256 signed"),
+    "feast-push": ("streamer.integrations.feast_push",
+                   "push customer-features records to a Feast push source (online + offline)"),
 }
 
 
@@ -36,10 +45,19 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a sub-command. A deliberate :class:`StreamerError` (bad settings, rejected
+    credentials, no broker) ends it with one ``error:`` line and exit code 2, not a traceback
+    (``STREAMER_TRACEBACK=1`` shows the traceback too)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
     module = importlib.import_module(args._module)
-    return int(module.run(args))
+    try:
+        return int(module.run(args))
+    except StreamerError as exc:
+        if os.environ.get("STREAMER_TRACEBACK"):
+            raise
+        print(f"streamer {args.command}: error: {exc}", file=sys.stderr, flush=True)
+        return 2
 
 
 if __name__ == "__main__":

@@ -116,7 +116,7 @@ def _credentials(settings: Settings) -> Any:
             ctx.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile or None)
     if settings.sasl_mechanism:
         return faust.SASLCredentials(
-            username=settings.sasl_username, password=settings.sasl_password,
+            username=settings.sasl_username, password=settings.sasl_password.get(),
             mechanism=settings.sasl_mechanism, ssl_context=ctx,
         )
     return faust.SSLCredentials(ctx)

@@ -1,9 +1,27 @@
-"""A real Apache Kafka 3.9.2 broker (KRaft, one node on 127.0.0.1), managed by the project.
+"""A real Apache Kafka broker (KRaft, one node on 127.0.0.1), managed by the project.
 
-``streamer kafka up|down|status`` (and ``make kafka`` / ``make kafka-down``) drive it. Everything
-it needs at run time lives in ``.local/kafka/`` under the repository root::
+``streamer kafka up|down|status`` (and ``make kafka`` / ``make kafka-down``) drive it. The default
+is Kafka 3.9.2 with PLAINTEXT on ``$KAFKA_PORT`` (19092). Other *profiles* run beside it, each
+with its own port and runtime directory, so one never disturbs another:
 
-    jars/              the broker's classpath, fetched once by Maven (deploy/kafka/pom.xml)
+=============================================  ==========================  =================
+profile (``streamer kafka up ...``)             runtime directory           client port
+=============================================  ==========================  =================
+(default) 3.9.2, PLAINTEXT                     ``.local/kafka/``           $KAFKA_PORT, 19092
+``--sasl``: 3.9.2, SASL_PLAINTEXT + SCRAM      ``.local/kafka-sasl/``      $KAFKA_SASL_PORT, 19094
+``--kafka-version 4.1.2``                      ``.local/kafka-4.1.2/``     $KAFKA4_PORT, 19096
+``--kafka-version 4.1.2 --sasl``               ``.local/kafka-4.1.2-sasl/``  19098
+=============================================  ==========================  =================
+
+(``make kafka KAFKA_SASL=1`` and ``make kafka KAFKA_VERSION=4.1.2`` pass these flags.) The
+controller listens on the client port + 1. The SASL profiles format their storage with
+``StorageTool format --add-scram`` for two SCRAM-SHA-512 users: ``admin`` (inter-broker) and
+``streamer`` (clients), with generated passwords kept in ``credentials.env`` (mode 600) in the
+runtime directory; that file is ready to ``source`` for the ``STREAMER_*`` client settings.
+Everything a profile needs at run time lives in its runtime directory::
+
+    jars/              the broker's classpath, fetched once by Maven (deploy/kafka/pom.xml;
+                       profiles of one Kafka version share one jars/ directory)
     data/              KRaft metadata and topic data, formatted once with StorageTool
     logs/              server.log (log4j, deploy/kafka/log4j.properties), broker.out (JVM output)
     server.properties  deploy/kafka/server.properties with its placeholders filled in
@@ -22,10 +40,12 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import dataclasses
 import fcntl
 import logging
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -50,11 +70,63 @@ from streamer.settings import DEFAULT_LOCAL_PORT, Settings
 
 KAFKA_VERSION = "3.9.2"
 BROKER_JAR = f"kafka_2.13-{KAFKA_VERSION}.jar"
+SUPPORTED_VERSIONS = ("3.9.2", "4.1.2")
+SASL_MECHANISM = "SCRAM-SHA-512"
+SASL_CLIENT_USER = "streamer"
 PROBE_TOPIC = "streamer-ready-probe"
 JVM_HEAP = ("-Xms256m", "-Xmx1g")
 _PLACEHOLDER = re.compile(r"@[A-Z_]+@")
 
 console = Console()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Profile:
+    """Which local broker: a Kafka version, with or without SASL/SCRAM.
+
+    >>> Profile().name, Profile(sasl=True).name, Profile("4.1.2").name
+    ('kafka', 'kafka-sasl', 'kafka-4.1.2')
+    >>> Profile("4.1.2", sasl=True).default_port({})
+    19098
+    """
+
+    version: str = KAFKA_VERSION
+    sasl: bool = False
+
+    def __post_init__(self) -> None:
+        if self.version not in SUPPORTED_VERSIONS:
+            raise ConfigError(f"Kafka {self.version} is not supported here: use one of "
+                              f"{', '.join(SUPPORTED_VERSIONS)}")
+
+    @property
+    def name(self) -> str:
+        version = "" if self.version == KAFKA_VERSION else f"-{self.version}"
+        return f"kafka{version}{'-sasl' if self.sasl else ''}"
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+    @property
+    def broker_jar(self) -> str:
+        return f"kafka_2.13-{self.version}.jar"
+
+    def default_port(self, env: Mapping[str, str] | None = None) -> int:
+        """``$KAFKA_PORT`` (default profile), ``$KAFKA_SASL_PORT``, ``$KAFKA4_PORT``, or fixed."""
+        env = os.environ if env is None else env
+        variable, port = {
+            (False, False): ("KAFKA_PORT", DEFAULT_LOCAL_PORT), (True, False): ("KAFKA_SASL_PORT",
+                                                                               19094),
+            (False, True): ("KAFKA4_PORT", 19096), (True, True): ("KAFKA4_SASL_PORT", 19098),
+        }[(self.sasl, self.version != KAFKA_VERSION)]
+        raw = env.get(variable, "").strip() or str(port)
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{variable}={raw!r} is not a port number") from exc
+
+
+DEFAULT = Profile()
 
 # --------------------------------------------------------------------------- paths and files
 
@@ -70,21 +142,93 @@ def find_deploy_dir() -> Path:
     return deploy
 
 
-def runtime_dir() -> Path:
-    """``.local/kafka`` under the repository root (git-ignored)."""
-    return find_deploy_dir().parents[1] / ".local" / "kafka"
+def runtime_dir(profile: Profile = DEFAULT) -> Path:
+    """``.local/kafka`` (or ``.local/kafka-<profile>``) under the repository root (git-ignored)."""
+    return find_deploy_dir().parents[1] / ".local" / profile.name
+
+
+def jars_dir(profile: Profile = DEFAULT) -> Path:
+    """The broker's classpath, shared by the profiles of one Kafka version."""
+    return runtime_dir(Profile(profile.version)) / "jars"
 
 
 def default_port() -> int:
-    """The local broker's port: ``$KAFKA_PORT`` or 19092."""
-    raw = os.environ.get("KAFKA_PORT", "").strip() or str(DEFAULT_LOCAL_PORT)
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"KAFKA_PORT={raw!r} is not a port number") from exc
+    """The default local broker's port: ``$KAFKA_PORT`` or 19092."""
+    return DEFAULT.default_port()
 
 
-def render_properties(template: str, *, port: int, controller_port: int, log_dirs: Path) -> str:
+def merge_properties(base: str, overlay: str) -> str:
+    r"""``base`` with every key set in ``overlay`` replaced (comments kept, overlay appended).
+
+    >>> merge_properties("a=1\n# c\nb=2\n", "b=3\n")
+    'a=1\n# c\nb=3\n'
+    """
+    def key(line: str) -> str | None:
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or "=" not in stripped:
+            return None
+        return stripped.split("=", 1)[0].strip()
+
+    new = {k: line for line in overlay.splitlines() if (k := key(line)) is not None}
+    out, used = [], set()
+    for line in base.splitlines():
+        k = key(line)
+        if k in new:
+            out.append(new[k])
+            used.add(k)
+        else:
+            out.append(line)
+    out += [line for k, line in new.items() if k not in used]
+    return "\n".join(out) + "\n"
+
+
+def sasl_credentials(profile: Profile) -> dict[str, str]:
+    """The SASL profile's credentials (generated once): ``admin`` and ``client`` passwords."""
+    path = runtime_dir(profile) / "credentials.env"
+    values: dict[str, str] = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            name, sep, value = line.partition("=")
+            if sep and not name.startswith("#"):
+                values[name.strip()] = value.strip()
+    if "STREAMER_SASL_PASSWORD" in values and "KAFKA_ADMIN_PASSWORD" in values:
+        return {"admin": values["KAFKA_ADMIN_PASSWORD"], "client": values["STREAMER_SASL_PASSWORD"]}
+    creds = {"admin": secrets.token_urlsafe(18), "client": secrets.token_urlsafe(18)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(
+        "# Client settings for the local SASL/SCRAM broker (streamer kafka up --sasl).\n"
+        f"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{profile.default_port()}\n"
+        "STREAMER_SECURITY_PROTOCOL=SASL_PLAINTEXT\n"
+        f"STREAMER_SASL_MECHANISM={SASL_MECHANISM}\n"
+        f"STREAMER_SASL_USERNAME={SASL_CLIENT_USER}\n"
+        f"STREAMER_SASL_PASSWORD={creds['client']}\n"
+        f"KAFKA_ADMIN_PASSWORD={creds['admin']}\n")
+    return creds
+
+
+def client_options(profile: Profile) -> dict[str, object]:
+    """kafka-python options for a client of ``profile``'s broker (empty without SASL)."""
+    if not profile.sasl:
+        return {}
+    return {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": SASL_MECHANISM,
+            "sasl_plain_username": SASL_CLIENT_USER,
+            "sasl_plain_password": sasl_credentials(profile)["client"]}
+
+
+def client_env(profile: Profile, port: int) -> dict[str, str]:
+    """``STREAMER_*`` settings for a client of ``profile``'s broker on ``port``."""
+    env = {"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}"}
+    if profile.sasl:
+        env.update(STREAMER_SECURITY_PROTOCOL="SASL_PLAINTEXT",
+                   STREAMER_SASL_MECHANISM=SASL_MECHANISM,
+                   STREAMER_SASL_USERNAME=SASL_CLIENT_USER,
+                   STREAMER_SASL_PASSWORD=sasl_credentials(profile)["client"])
+    return env
+
+
+def render_properties(template: str, *, port: int, controller_port: int, log_dirs: Path,
+                      extra: Mapping[str, str] | None = None) -> str:
     """Fill the ``@PORT@``, ``@CONTROLLER_PORT@`` and ``@LOG_DIRS@`` placeholders.
 
     >>> render_properties("listeners=PLAINTEXT://127.0.0.1:@PORT@", port=1, controller_port=2,
@@ -92,7 +236,7 @@ def render_properties(template: str, *, port: int, controller_port: int, log_dir
     'listeners=PLAINTEXT://127.0.0.1:1'
     """
     values = {"@PORT@": str(port), "@CONTROLLER_PORT@": str(controller_port),
-              "@LOG_DIRS@": str(log_dirs)}
+              "@LOG_DIRS@": str(log_dirs), **dict(extra or {})}
     text = _PLACEHOLDER.sub(lambda m: values.get(m.group(0), m.group(0)), template)
     unknown = sorted(set(_PLACEHOLDER.findall(text)))
     if unknown:
@@ -240,10 +384,10 @@ def wait_ready(
 # --------------------------------------------------------------------------- the local broker
 
 
-def ensure_jars() -> Path:
-    """Fetch the broker jars with Maven unless ``.local/kafka/jars`` already has them."""
-    jars = runtime_dir() / "jars"
-    if (jars / BROKER_JAR).is_file():
+def ensure_jars(profile: Profile = DEFAULT) -> Path:
+    """Fetch the broker jars with Maven unless the version's ``jars/`` already has them."""
+    jars = jars_dir(profile)
+    if (jars / profile.broker_jar).is_file():
         return jars
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -254,10 +398,13 @@ def ensure_jars() -> Path:
     partial = jars.with_name("jars.partial")
     shutil.rmtree(partial, ignore_errors=True)
     command = [mvn, "-q", "-B", "-f", str(find_deploy_dir() / "pom.xml"),
-               "dependency:copy-dependencies", f"-DoutputDirectory={partial}"]
-    with console.status(f"Fetching the Kafka {KAFKA_VERSION} jars with Maven (only once)…"):
+               "dependency:copy-dependencies", f"-DoutputDirectory={partial}",
+               f"-Dkafka.version={profile.version}"]
+    if profile.major >= 4:
+        command.append("-Dkafka4")  # log4j2 binding instead of reload4j (see pom.xml)
+    with console.status(f"Fetching the Kafka {profile.version} jars with Maven (only once)…"):
         done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0 or not (partial / BROKER_JAR).is_file():
+    if done.returncode != 0 or not (partial / profile.broker_jar).is_file():
         output = _tail(done.stdout + done.stderr)
         raise BrokerError(f"Maven could not fetch the Kafka jars:\n{output}")
     shutil.rmtree(jars, ignore_errors=True)
@@ -265,42 +412,63 @@ def ensure_jars() -> Path:
     return jars
 
 
-def _java_command(rt: Path, main: str, *args: str, jvm: Sequence[str] = ()) -> list[str]:
+def _java_command(rt: Path, main: str, *args: str, jvm: Sequence[str] = (),
+                  profile: Profile = DEFAULT) -> list[str]:
     java = shutil.which("java")
     if java is None:
         raise BrokerError("java not found: the local broker needs Java 17+ "
                           "(or set KAFKA_BOOTSTRAP_SERVERS to use an existing cluster)")
-    log4j = (find_deploy_dir() / "log4j.properties").as_uri()
+    if profile.major >= 4:  # Kafka 4 logs through log4j2
+        log_conf = f"-Dlog4j2.configurationFile={find_deploy_dir() / 'log4j2.properties'}"
+    else:
+        log_conf = f"-Dlog4j.configuration={(find_deploy_dir() / 'log4j.properties').as_uri()}"
     return [java, *jvm, "-Djava.awt.headless=true", f"-Dkafka.logs.dir={rt / 'logs'}",
-            f"-Dlog4j.configuration={log4j}", "-cp", str(rt / "jars" / "*"), main, *args]
+            log_conf, "-cp", str(jars_dir(profile) / "*"), main, *args]
 
 
-def _write_properties(rt: Path, port: int) -> Path:
-    template = (find_deploy_dir() / "server.properties").read_text()
+def _write_properties(rt: Path, port: int, profile: Profile = DEFAULT) -> Path:
+    deploy = find_deploy_dir()
+    text = render_properties((deploy / "server.properties").read_text(), port=port,
+                             controller_port=port + 1, log_dirs=rt / "data")
+    if profile.sasl:
+        overlay = render_properties((deploy / "sasl.properties").read_text(), port=port,
+                                    controller_port=port + 1, log_dirs=rt / "data",
+                                    extra={"@ADMIN_PASSWORD@": sasl_credentials(profile)["admin"]})
+        text = merge_properties(text, overlay)
     props = rt / "server.properties"
-    props.write_text(render_properties(template, port=port, controller_port=port + 1,
-                                       log_dirs=rt / "data"))
+    props.touch(mode=0o600)  # the SASL profile's holds the admin password
+    props.write_text(text)
     return props
 
 
 def _rendered_port(rt: Path) -> int | None:
     """The client port in the last rendered server.properties, if any."""
     with contextlib.suppress(OSError):
-        found = re.search(r"^advertised\.listeners=PLAINTEXT://[^:]+:(\d+)",
+        found = re.search(r"^advertised\.listeners=(?:SASL_)?PLAINTEXT://[^:]+:(\d+)",
                           (rt / "server.properties").read_text(), re.MULTILINE)
         return int(found.group(1)) if found else None
     return None
 
 
-def _format_storage(rt: Path, props: Path) -> None:
-    """Format the KRaft data directory once (skipped when ``meta.properties`` exists)."""
+def _format_storage(rt: Path, props: Path, profile: Profile = DEFAULT) -> None:
+    """Format the KRaft data directory once (skipped when ``meta.properties`` exists).
+
+    The SASL profiles add their SCRAM users here (``--add-scram``): KRaft keeps them in the
+    cluster metadata, so they exist before the broker accepts its first connection.
+    """
     if (rt / "data" / "meta.properties").is_file():
         return
     id_file = rt / "cluster-id"
     if not id_file.is_file():
         id_file.write_text(new_cluster_id() + "\n")
+    scram: list[str] = []
+    if profile.sasl:
+        creds = sasl_credentials(profile)
+        for user, password in (("admin", creds["admin"]), (SASL_CLIENT_USER, creds["client"])):
+            scram += ["--add-scram", f"{SASL_MECHANISM}=[name={user},password={password}]"]
     command = _java_command(rt, "kafka.tools.StorageTool", "format", "--ignore-formatted",
-                            "-t", id_file.read_text().strip(), "-c", str(props))
+                            "-t", id_file.read_text().strip(), "-c", str(props), *scram,
+                            profile=profile)
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise BrokerError(f"formatting {rt / 'data'} failed:\n{_tail(done.stdout + done.stderr)}")
@@ -323,42 +491,43 @@ def _is_broker(pid: int) -> bool:
     return True
 
 
-def broker_pid() -> int | None:
+def broker_pid(profile: Profile = DEFAULT) -> int | None:
     """The pid in ``broker.pid`` if it is a live Kafka broker; stale pid files count as none."""
     try:
-        pid = int((runtime_dir() / "broker.pid").read_text().strip())
+        pid = int((runtime_dir(profile) / "broker.pid").read_text().strip())
     except (OSError, ValueError):
         return None
     return pid if pid > 0 and _is_broker(pid) else None
 
 
-def up(port: int, timeout_s: float = 90) -> str:
+def up(port: int, timeout_s: float = 90, profile: Profile = DEFAULT) -> str:
     """Make sure a broker answers on 127.0.0.1:``port``, starting one if needed; idempotent.
 
     Returns the bootstrap string. Raises :class:`BrokerError` with the broker's last log lines
     if it exits while starting, and when it is not ready within ``timeout_s``.
     """
     bootstrap = f"127.0.0.1:{port}"
-    rt = runtime_dir()
+    rt = runtime_dir(profile)
+    options = client_options(profile)
     with _lock(rt):
-        pid = broker_pid()
+        pid = broker_pid(profile)
         if pid is not None and _rendered_port(rt) not in (None, port):
             raise BrokerError(f"the local broker (pid {pid}) listens on port {_rendered_port(rt)}: "
                               "use that port or run `streamer kafka down` first")
-        if pid is not None or is_ready(bootstrap):
-            wait_ready(bootstrap, timeout_s)
+        if pid is not None or is_ready(bootstrap, options=options):
+            wait_ready(bootstrap, timeout_s, options)
             owner = f" (pid {pid})" if pid else " (not started by streamer)"
             console.print(f"Kafka already running at {bootstrap}{owner}")
             return bootstrap
 
         started = time.monotonic()
-        ensure_jars()
-        props = _write_properties(rt, port)
-        _format_storage(rt, props)
+        ensure_jars(profile)
+        props = _write_properties(rt, port, profile)
+        _format_storage(rt, props, profile)
         (rt / "logs").mkdir(exist_ok=True)
         with open(rt / "logs" / "broker.out", "wb") as out:
             broker = subprocess.Popen(
-                _java_command(rt, "kafka.Kafka", str(props), jvm=JVM_HEAP),
+                _java_command(rt, "kafka.Kafka", str(props), jvm=JVM_HEAP, profile=profile),
                 cwd=rt, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
@@ -370,27 +539,29 @@ def up(port: int, timeout_s: float = 90) -> str:
                 raise BrokerError(f"Kafka exited with code {broker.returncode} while starting:\n"
                                   + _log_tail(rt))
 
-        with console.status(f"Starting Kafka {KAFKA_VERSION} on {bootstrap}…"):
+        with console.status(f"Starting Kafka {profile.version} on {bootstrap}…"):
             try:
-                wait_ready(bootstrap, timeout_s, check=still_running)
+                wait_ready(bootstrap, timeout_s, options, check=still_running)
             except BrokerError as exc:
                 if broker.poll() is None:  # alive but not ready: say so, leave it for `down`
                     raise BrokerError(f"{exc} (pid {broker.pid} still running; "
                                       f"`streamer kafka down` stops it)\n{_log_tail(rt)}") from exc
                 raise
-        console.print(f"Kafka {KAFKA_VERSION} ready at {bootstrap} "
-                      f"(pid {broker.pid}, started in {time.monotonic() - started:.1f} s)")
+        sasl = f", SASL {SASL_MECHANISM}: settings in {rt / 'credentials.env'}" if profile.sasl \
+            else ""
+        console.print(f"Kafka {profile.version} ready at {bootstrap} "
+                      f"(pid {broker.pid}, started in {time.monotonic() - started:.1f} s{sasl})")
         return bootstrap
 
 
-def down(timeout_s: float = 30) -> bool:
+def down(timeout_s: float = 30, profile: Profile = DEFAULT) -> bool:
     """Stop the broker named in ``broker.pid``: SIGTERM, then SIGKILL after ``timeout_s``.
 
     Returns whether a broker was running. Stale pid files are removed.
     """
-    rt = runtime_dir()
+    rt = runtime_dir(profile)
     with _lock(rt):
-        pid = broker_pid()
+        pid = broker_pid(profile)
         if pid is not None:
             with console.status(f"Stopping Kafka (pid {pid})…"):
                 for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 10.0)):
@@ -408,20 +579,33 @@ def down(timeout_s: float = 30) -> bool:
         return pid is not None
 
 
-def status(port: int | None = None) -> bool:
-    """Does the local broker answer on 127.0.0.1:``port`` (default ``$KAFKA_PORT`` or 19092)?"""
-    return is_ready(f"127.0.0.1:{default_port() if port is None else port}")
+def status(port: int | None = None, profile: Profile = DEFAULT) -> bool:
+    """Does the local broker answer on 127.0.0.1:``port`` (default: the profile's port)?"""
+    port = profile.default_port() if port is None else port
+    return is_ready(f"127.0.0.1:{port}", options=client_options(profile))
 
 
 # --------------------------------------------------------------------------- CLI
 
 
+class _DefaultPort(int):
+    """``--port`` not given: ``$KAFKA_PORT`` for the default profile, the profile's own port
+    for the others."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``streamer kafka {up,down,status} [--port N] [--timeout S]``."""
+    """``streamer kafka {up,down,status} [--port N] [--kafka-version V] [--sasl] [--timeout S]``."""
     parser.add_argument("action", choices=("up", "down", "status"))
-    parser.add_argument("--port", type=int, default=default_port(),
-                        help="client port of the local broker (default: $KAFKA_PORT or 19092); "
-                             "the controller uses port+1")
+    parser.add_argument("--port", type=int, default=_DefaultPort(default_port()),
+                        help="client port of the local broker (default: $KAFKA_PORT or 19092; "
+                             "with --sasl $KAFKA_SASL_PORT or 19094; Kafka 4 $KAFKA4_PORT or "
+                             "19096; both 19098); the controller uses port+1")
+    parser.add_argument("--kafka-version", default=os.environ.get("KAFKA_VERSION") or
+                        KAFKA_VERSION, choices=SUPPORTED_VERSIONS,
+                        help=f"Kafka version (default: $KAFKA_VERSION or {KAFKA_VERSION}); each "
+                             "version has its own port and runtime directory")
+    parser.add_argument("--sasl", action="store_true",
+                        help="SASL_PLAINTEXT with SCRAM-SHA-512 users (a separate broker)")
     parser.add_argument("--timeout", type=float, default=90.0,
                         help="seconds to wait for the broker to be ready (default: 90)")
 
@@ -433,7 +617,9 @@ def run(args: argparse.Namespace) -> int:
         external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
         if external:
             return _run_external(args.action, external, args.timeout)
-        return _run_local(args.action, args.port, args.timeout)
+        profile = Profile(args.kafka_version, sasl=args.sasl)
+        port = profile.default_port() if isinstance(args.port, _DefaultPort) else args.port
+        return _run_local(args.action, port, args.timeout, profile)
     except StreamerError as exc:
         console.print(f"error: {exc}", style="red", markup=False, highlight=False, soft_wrap=True)
         return 1
@@ -456,22 +642,23 @@ def _run_external(action: str, bootstrap: str, timeout_s: float) -> int:
     return 0 if ready else 1
 
 
-def _run_local(action: str, port: int, timeout_s: float) -> int:
+def _run_local(action: str, port: int, timeout_s: float, profile: Profile = DEFAULT) -> int:
     if action == "up":
-        up(port, timeout_s)
+        up(port, timeout_s, profile)
         return 0
     if action == "down":
-        if not down():
+        if not down(profile=profile):
             console.print("no local Kafka broker was running")
-        if is_ready(f"127.0.0.1:{port}"):
+        if is_ready(f"127.0.0.1:{port}", options=client_options(profile)):
             console.print(f"[yellow]a Kafka broker not started by streamer still answers on "
                           f"port {port}[/yellow]")
         return 0
-    pid = broker_pid()
-    ready = status(port)
+    pid = broker_pid(profile)
+    ready = status(port, profile)
     where = f"127.0.0.1:{port}"
     if ready:
-        owner = f"pid {pid}, data in {runtime_dir() / 'data'}" if pid else "not started by streamer"
+        owner = (f"pid {pid}, data in {runtime_dir(profile) / 'data'}" if pid
+                 else "not started by streamer")
         console.print(f"Kafka at {where}: [green]ready[/green] ({owner})")
     elif pid:
         console.print(f"Kafka at {where}: [yellow]process {pid} running but not answering[/yellow]")

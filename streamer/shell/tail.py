@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.text import Text
 
 from streamer.settings import Settings
 
@@ -14,21 +15,61 @@ SEVERITY_STYLE = {"low": "cyan", "medium": "yellow", "high": "bold red",
                   "critical": "bold white on red", "none": "dim"}
 
 
-def format_alert(alert: dict[str, Any], truth: str | None = None) -> str:
-    """One line of rich markup for an alert: time, customer, severity, status, top reasons."""
-    sev = alert.get("severity", "none")
-    style = SEVERITY_STYLE.get(sev, "")
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(32), *range(127, 160))}
+
+
+def _clean(value: object) -> str:
+    r"""``str(value)`` with control characters shown as ``\xNN`` (no terminal escapes).
+
+    >>> _clean("cus\x1b[2J")
+    'cus\\x1b[2J'
+    """
+    return str(value).translate(_CONTROL)
+
+
+def _num(value: Any, spec: str) -> str:
+    """``format(value, spec)`` for numbers; anything else as ``str``, never an exception."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return format(value, spec)
+    return _clean(value)
+
+
+def format_alert(alert: dict[str, Any], truth: str | None = None) -> Text:
+    """One styled line for an alert: time, customer, severity, status, top reasons.
+
+    Built as a :class:`rich.text.Text` from plain pieces, never as markup, so strings from the
+    topic (customer ids like ``[/]``, reasons, cluster ids) print as themselves, and control
+    characters (terminal escape sequences) are shown as ``\\xNN``:
+
+    >>> format_alert({"customer_id": "[/]", "severity": "high", "status": "open",
+    ...               "risk": 0.9, "detected_at": "2026-01-01T00:00:00Z"}).plain
+    '2026-01-01T00:00:00Z [/] HIGH     open      risk 0.90  '
+    """
+    sev = _clean(alert.get("severity", "none"))
+    raw_reasons = alert.get("reasons")
     reasons = ", ".join(
-        f"{r['signal']}={r['value']:g} (+{r['contribution']:.1f})"
-        for r in alert.get("reasons", [])[:3]
+        f"{_clean(r.get('signal'))}={_num(r.get('value'), 'g')} "
+        f"(+{_num(r.get('contribution'), '.1f')})"
+        for r in (raw_reasons if isinstance(raw_reasons, list) else [])[:3]
+        if isinstance(r, dict)
     )
+    line = Text()
+    line.append(_clean(alert.get("detected_at", "")), style="dim")
+    line.append(f" {_clean(alert.get('customer_id'))}")
+    if truth:
+        line.append(f" ({_clean(truth)})", style="dim")
+    line.append(" ")
+    line.append(f"{sev.upper():8s}", style=SEVERITY_STYLE.get(sev, "dim"))
+    line.append(f" {_clean(alert.get('status', '')):9s} risk {_num(alert.get('risk', 0), '.2f')}  "
+                f"{reasons}")
     cluster = alert.get("cluster")
-    extra = f" [magenta]cluster {cluster['cluster_id']} ({len(cluster['members'])} accts, " \
-            f"{'/'.join(cluster['shared'])})[/]" if cluster else ""
-    label = f" [dim]({truth})[/]" if truth else ""
-    return (f"[dim]{alert.get('detected_at', '')}[/] {alert.get('customer_id')}{label} "
-            f"[{style}]{sev.upper():8s}[/] {alert.get('status', ''):9s} "
-            f"risk {alert.get('risk', 0):.2f}  {reasons}{extra}")
+    if isinstance(cluster, dict):
+        members, shared = cluster.get("members"), cluster.get("shared")
+        n = len(members) if isinstance(members, list) else 0
+        shared_text = "/".join(map(_clean, shared)) if isinstance(shared, list) else ""
+        line.append(f" cluster {_clean(cluster.get('cluster_id'))} ({n} accts, {shared_text})",
+                    style="magenta")
+    return line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,12 +101,20 @@ def run(args: argparse.Namespace) -> int:
     shown = 0
     try:
         for msg in consumer:
-            alert = orjson.loads(msg.value)
-            severity = order.index(alert.get("severity", "none"))
+            try:
+                alert = orjson.loads(msg.value)
+            except orjson.JSONDecodeError:
+                alert = None
+            if not isinstance(alert, dict):
+                console.print(f"[dim]skipped a record that is not a JSON object "
+                              f"({msg.topic}:{msg.partition}@{msg.offset})[/]", highlight=False)
+                continue
+            sev = alert.get("severity", "none")
+            severity = order.index(sev) if sev in order else 0
             if alert.get("status") != "resolved" and severity < floor:
                 continue
             console.print(orjson.dumps(alert).decode() if args.json else format_alert(alert),
-                          markup=not args.json, highlight=False)
+                          markup=False, highlight=False)
             shown += 1
             if args.max and shown >= args.max:
                 break

@@ -109,7 +109,7 @@ def web_conf(settings: Settings) -> dict[str, Any]:
         "web_router_enabled": False,
         "web_stats_enabled": False,
         "web_graph_enabled": False,
-        "web_application_options": {"middlewares": [auth_middleware(settings.web_token)]},
+        "web_application_options": {"middlewares": [auth_middleware(settings.web_token.get())]},
     }
 
 
@@ -353,7 +353,7 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
         async def post(self, request: web.Request) -> Any:
             form = await request.post()
             token = str(form.get("token", ""))
-            if not authorized(s.web_token, f"Bearer {token}", None):
+            if not authorized(s.web_token.get(), f"Bearer {token}", None):
                 return aioweb.Response(body=LOGIN_FORM, status=401, content_type="text/html",
                                        charset="utf-8")
             resp = aioweb.HTTPSeeOther("/")

@@ -27,6 +27,9 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     loglevel = args.loglevel or settings.log_level
     logging.basicConfig(level=loglevel.upper())
+    from streamer.shell.preflight import check_kafka_auth
+
+    check_kafka_auth(settings)  # a wrong SASL password: one clear line, not a retry loop
     if not args.no_create_topics:
         from streamer.shell.topics import ensure_topics
 
