@@ -138,11 +138,12 @@ class Driver:
         self.event_times: list[int] = []
 
     # --- state --------------------------------------------------------------------------
-    def _decode(self, raw: bytes, what: str) -> Any:
+    def _decode(self, raw: bytes, what: str, key: str = "") -> Any:
         try:
             return codec.decode(raw)
         except StateCodecError as err:
-            log.warning("stored %s state did not decode, starting it afresh: %s", what, err)
+            log.warning("stored %s state %r did not decode, starting it afresh: %s", what,
+                        key[:200], err)
             self.counters["state_decode_errors"] += 1
             self.counters[f"state_decode_errors:{what}"] += 1
             return None
@@ -153,10 +154,10 @@ class Driver:
             pop = meta = None
             raw = self.get(POPULATION_KEY.format(p))
             if raw:
-                pop = self._decode(raw, "population")
+                pop = self._decode(raw, "population", POPULATION_KEY.format(p))
             raw = self.get(PARTITION_KEY.format(p))
             if raw:
-                meta = self._decode(raw, "partition")
+                meta = self._decode(raw, "partition", PARTITION_KEY.format(p))
             part = self.partitions[p] = _Partition(
                 population=pop if isinstance(pop, Population) else Population(),
                 meta=meta if isinstance(meta, PartitionMeta) else PartitionMeta())
@@ -168,7 +169,7 @@ class Driver:
             self.cache.move_to_end(customer_id)
             return hit[1]
         raw = self.get(customer_id)
-        st = self._decode(raw, "customer") if raw else None
+        st = self._decode(raw, "customer", customer_id) if raw else None
         if not isinstance(st, CustomerState) or st.customer_id != customer_id:
             if st is not None:
                 self.counters["state_decode_errors"] += 1
@@ -182,7 +183,7 @@ class Driver:
         or a rebalance) without keeping its state in memory."""
         if customer_id in self.cache or customer_id.startswith(RESERVED_PREFIX):
             return
-        st = self._decode(raw, "customer")
+        st = self._decode(raw, "customer", customer_id)
         if isinstance(st, CustomerState):
             self.partition(partition).timers.set(customer_id, customer.next_deadline(st))
 
@@ -406,7 +407,8 @@ class ClusterDriver:
             try:
                 st = codec.decode(raw)
             except StateCodecError as err:
-                log.warning("stored token state did not decode, starting it afresh: %s", err)
+                log.warning("stored token state %r did not decode, starting it afresh: %s",
+                            key[:200], err)
                 self.counters["state_decode_errors"] += 1
         token = st if isinstance(st, TokenState) else TokenState()
         self.cache[key] = (partition, token)
