@@ -4,6 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+FEAST_STAMP := $(VENV)/.feast-installed
 export KAFKA_PORT ?= 19092
 
 .DEFAULT_GOAL := help
@@ -61,21 +62,6 @@ clean: ## remove the virtualenv and local broker data
 	-$(BIN)/streamer kafka down --kafka-version $(KAFKA4_VERSION)
 	rm -rf $(VENV) .local reports
 
-# --- operations tools (metrics, Prometheus rules, deploy manifests, dashboard) -----------------
-# Debian packages the operations tests need: installed when we are root with apt (as on CI);
-# otherwise those tests skip with the reason (and fail under CI=true).
-OPS_DEBS := prometheus chromium
-.PHONY: ops-tools
-ops-tools: ## install Prometheus/promtool and Chromium (Debian) for the operations tests, if root
-	@missing=""; for t in promtool:prometheus prometheus:prometheus chromium:chromium; do \
-	  command -v $${t%%:*} >/dev/null || missing="$$missing $${t##*:}"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
-	  else echo "ops-tools: missing Debian packages:$$missing (operations tests will skip)"; fi; \
-	fi
-test-unit test-integration test-durability: ops-tools
-# --- end of operations tools ----------------------------------------------------------------
 # ---- integrations, SASL/SCRAM and Kafka 4.x (streamer/integrations, deploy/{kafka,feast}) ----
 # `make kafka KAFKA_SASL=1`: SASL_PLAINTEXT + SCRAM-SHA-512 broker on 19094 (.local/kafka-sasl,
 # client settings in .local/kafka-sasl/credentials.env); `make kafka KAFKA_VERSION=4.1.2`: a
@@ -88,8 +74,9 @@ KAFKA4_PORT ?= 19096
 KAFKA4_TESTS ?= tests/integration/test_pipeline.py tests/integration/test_feedback.py \
 	tests/integration/test_local_broker.py tests/integration/test_sim_kafka.py \
 	tests/integration/test_alertmanager.py tests/integration/test_kcat.py
-FEAST_STAMP := $(VENV)/.feast-installed
-DEBIAN_TOOLS += prometheus-alertmanager kcat
+# Debian packages the tests drive: Prometheus/promtool, Alertmanager/amtool, Chromium, kcat.
+DEBIAN_TOOLS := prometheus prometheus-alertmanager chromium kcat
+test-unit test-integration test-durability: tools
 
 $(FEAST_STAMP): $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,feast]'
@@ -101,6 +88,8 @@ tools: ## install the Debian tools the integration tests drive (as root with apt
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "WARNING: not root or no apt; tests needing$$missing will SKIP (FAIL under CI=true)"; fi
+
+.PHONY: tools test-kafka4
 
 test-kafka4: $(FEAST_STAMP) tools ## integration tests again on a Kafka 4.1.2 broker (port KAFKA4_PORT, 19096)
 	@was_up=0; $(BIN)/streamer kafka status --kafka-version $(KAFKA4_VERSION) --port $(KAFKA4_PORT) >/dev/null 2>&1 && was_up=1; \
