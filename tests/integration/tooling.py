@@ -8,7 +8,6 @@ still missing fails the test, otherwise the test is skipped with a loud reason.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,32 +19,11 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
-import pytest
 
 from streamer.shell.supervise import free_port
+from tests.ops_tools import require_tool
 
-_apt_updated = False
-
-
-def require_tool(binary: str, package: str) -> str:
-    global _apt_updated
-    path = shutil.which(binary)
-    if path is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        if not _apt_updated:
-            subprocess.run(["apt-get", "update", "-qq"], env=env, check=False,
-                           capture_output=True, timeout=600)
-            _apt_updated = True
-        subprocess.run(["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300",
-                        package], env=env, check=False, capture_output=True, timeout=900)
-        path = shutil.which(binary)
-    if path is None:
-        message = (f"SKIPPED: `{binary}` not found; install the Debian package `{package}` "
-                   "(make test installs it when run as root)")
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message.replace("SKIPPED", "MISSING under CI=true"))
-        pytest.skip(message)
-    return path
+__all__ = ["require_tool"]  # the one tool finder, re-exported for the integration tests
 
 
 class Child:
