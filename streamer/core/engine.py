@@ -60,7 +60,7 @@ class Engine:
         return result
 
     def feedback(self, fb: Feedback) -> list[dict[str, Any]]:
-        _, outputs = customer.apply_feedback(self.state_of(fb.customer_id), fb)
+        _, outputs = customer.apply_feedback(self.state_of(fb.customer_id), fb, self.population)
         return self._route(outputs)
 
     def advance(self, watermark_ms: int) -> list[dict[str, Any]]:

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 from river import anomaly, stats
 
+from streamer.core.scoring import LearntOffsets
+
 #: Signals the population model sees, with the range used to scale them into [0, 1].
 POPULATION_LIMITS: dict[str, tuple[float, float]] = {
     "requests_per_hour": (0.0, 2000.0),
@@ -56,6 +58,8 @@ class Population:
     windows_learnt: int = 0
     started_ms: int | None = None
     model_first_seen: dict[str, int] = field(default_factory=dict)
+    #: Shared scoring corrections taught by analyst verdicts (plain data; see scoring).
+    learnt: LearntOffsets = field(default_factory=LearntOffsets)
 
     def __post_init__(self) -> None:
         self.hst = anomaly.HalfSpaceTrees(
