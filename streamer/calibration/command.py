@@ -46,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=PACKAGE_WEIGHTS,
                         help="where to write the weights (default: the package's)")
     parser.add_argument("--dry-run", action="store_true", help="do not write the weights")
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="with --measure: measure these weights instead of the package's")
     parser.add_argument("--measure", type=int, default=0, metavar="N",
                         help="only measure the current weights on N fresh calibration "
                              "scenarios (seeds apart from the fit's) and exit")
@@ -98,6 +100,9 @@ def _rounds(args: argparse.Namespace, shipped: tuple[str, ...]) -> FitReport:
     from streamer.calibration.fit import fit
     from streamer.core import scoring
 
+    # Round 1 always collects with the hand-set bootstrap table, so the fit does not depend on
+    # whichever weights happen to be installed.
+    scoring.use_weights(scoring.load_weights(scoring.BOOTSTRAP_RESOURCE))
     report: FitReport | None = None
     for r in range(max(1, args.rounds)):
         console.print(f"[bold]round {r + 1}/{args.rounds}[/]: collecting with "
@@ -138,6 +143,8 @@ def _measure(args: argparse.Namespace) -> int:
 
     shipped = () if args.no_shipped else (
         tuple(args.shipped) if args.shipped is not None else ("lookalikes",))
+    if args.weights is not None:
+        scoring.use_weights(scoring.Weights.from_json(json.loads(args.weights.read_text())))
     data = collect(default_specs(MEASURE_SEED, args.measure, shipped),
                    progress=not args.no_progress)
     w = np.asarray([scoring.SIGNAL_BY_NAME[n].weight for n in FEATURES])

@@ -169,9 +169,13 @@ class Weights:
         return cls(float(data["prior"]), weights, meta)
 
 
-def load_weights() -> Weights:
-    """The weights shipped in the package (``streamer/core/weights/``)."""
-    text = resources.files("streamer.core.weights").joinpath(WEIGHTS_RESOURCE).read_text(
+BOOTSTRAP_RESOURCE = "bootstrap-weights.json"
+
+
+def load_weights(resource: str = WEIGHTS_RESOURCE) -> Weights:
+    """Weights shipped in the package (``streamer/core/weights/``): the fitted ones, or with
+    ``BOOTSTRAP_RESOURCE`` the hand-set table the first calibration round collects with."""
+    text = resources.files("streamer.core.weights").joinpath(resource).read_text(
         encoding="utf-8")
     return Weights.from_json(json.loads(text))
 

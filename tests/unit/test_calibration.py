@@ -25,7 +25,7 @@ from streamer.sim.scenario import random_scenario
 
 @pytest.fixture(scope="module")
 def small() -> Dataset:
-    specs = [CollectSpec(random_scenario(s, "calibration"), s) for s in (2, 5)]
+    specs = [CollectSpec(random_scenario(s, "calibration"), s) for s in (2,)]
     return collect(specs, progress=False)
 
 
@@ -36,7 +36,7 @@ def test_collected_rows_are_labelled_by_the_simulators_ground_truth(small: Datas
     assert set(roles[small.y == 1]) == {"campaign"}
     assert set(roles[small.y == 0]) == {"ordinary"}
     assert 0 < small.y.mean() < 1
-    assert [r["scenario"] for r in small.runs] == ["random-calibration-2", "random-calibration-5"]
+    assert [r["scenario"] for r in small.runs] == ["random-calibration-2"]
 
 
 def test_sample_weights_count_customers_not_requests(small: Dataset) -> None:
@@ -113,10 +113,10 @@ def test_calibrate_command_writes_reproducible_weights(tmp_path: Path) -> None:
     for name in ("a.json", "b.json"):
         out = tmp_path / name
         assert main(["calibrate", "--scenarios", "1", "--no-shipped", "--rounds", "1",
-                     "--seed", "3", "--no-progress", "--out", str(out)]) == 0
+                     "--seed", "1", "--no-progress", "--out", str(out)]) == 0
         outs.append(json.loads(out.read_text()))
     a, b = outs
     assert a["weights"] == b["weights"] and a["prior"] == b["prior"]
-    assert a["seed"] == 3 and a["fitted_on"]
+    assert a["seed"] == 1 and a["fitted_on"]
     # The process's scoring is back to the package weights after the command.
     assert load_weights() == scoring.WEIGHTS
