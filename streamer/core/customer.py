@@ -229,7 +229,9 @@ def _alert(state: CustomerState, status: str, severity: str, ts_ms: int, event_i
            reasons: Sequence[Reason]) -> Alert:
     rs = tuple(reasons)
     cluster = None
-    if state.signals.get("cluster_evidence", 0.0) > 0 and state.cluster.cluster_id:
+    pooled = scoring.RAMP_BY_NAME["cluster_evidence"].ramp(
+        state.signals.get("cluster_evidence", 0.0))
+    if pooled > 0 and state.cluster.cluster_id:  # cluster context only when it is evidence
         cluster = ClusterInfo(state.cluster.cluster_id, state.cluster.members,
                               state.cluster.shared)
     return Alert(

@@ -329,10 +329,14 @@ def score(
 
 
 def tactics_of(reasons: list[Reason], min_contribution: float = 0.75) -> tuple[str, ...]:
-    """Distinct tactics behind the reasons that contribute at least ``min_contribution``."""
+    """Distinct tactics behind the reasons that contribute at least ``min_contribution``
+    log-odds. Pooled cluster evidence names ``hydra_cluster`` whenever it contributes at all:
+    the cluster stage has already vouched for the cluster (its ramp starts above ``lo``)."""
     out: list[str] = []
     for r in reasons:
         tactic = SIGNAL_BY_NAME[r.signal].tactic
-        if r.contribution >= min_contribution and tactic not in out and tactic != "trust":
+        strong = r.contribution >= min_contribution or (
+            tactic == "hydra_cluster" and r.contribution > 0)
+        if strong and tactic not in out and tactic != "trust":
             out.append(tactic)
     return tuple(out)
