@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("streamer.sim.command", "produce a labelled simulated traffic stream"),
     "tail": ("streamer.shell.tail", "print alerts from the extraction-risk topic as they arrive"),
     "evaluate": ("streamer.evaluation.command", "score detection on simulated scenarios"),
+    "calibrate": ("streamer.calibration.command",
+                  "fit the detector's weights on calibration traffic (writes package data)"),
     "demo": ("streamer.shell.demo", "broker + worker + attack simulation, alerts shown live"),
     "kafka": ("streamer.shell.localkafka", "start/stop/check the local Kafka broker"),
     "topics": ("streamer.shell.topics", "create the topics streamer uses"),

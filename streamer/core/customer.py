@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from streamer.core import scoring
 from streamer.core.alerts import QUIET_MS, Episode, rank
 from streamer.core.clusters import SUSPICIOUS
 from streamer.core.context import account_risk, account_trust, asn_number
@@ -38,7 +39,14 @@ from streamer.core.outputs import (
 )
 from streamer.core.population import Population
 from streamer.core.profile import CustomerProfile
-from streamer.core.scoring import SIGNAL_BY_NAME, score, severity_of, tactics_of
+from streamer.core.scoring import (
+    SEVERITY_THRESHOLDS,
+    logit,
+    ramps,
+    score,
+    severity_of,
+    tactics_of,
+)
 
 WINDOW_MS = 5 * 60_000
 ALLOWED_LATENESS_MS = WINDOW_MS
@@ -53,7 +61,7 @@ CONTENT_SIGNALS: tuple[str, ...] = (
     "mean_log_output", "logprob_probe_rate", "logit_bias_rate", "settings_entropy",
     "tool_code_focus", "reasoning_share",
 )
-CONTENT_FULL_EVIDENCE = 7.0  # log-odds of content evidence that count as 1.0 for clusters
+_MEDIUM_LOGIT = logit(dict(SEVERITY_THRESHOLDS)["medium"])
 
 Output = Alert | FeatureRecord | ClusterSignal
 
@@ -73,6 +81,7 @@ class FeedbackState:
     confirmed: bool = False
     offset: float = 0.0
     damped: dict[str, float] = field(default_factory=dict)
+    taught_episode: int = -1  # the episode whose verdict last taught the shared model
 
 
 @dataclass(slots=True)
@@ -184,12 +193,15 @@ def compute_signals(state: CustomerState, population: Population) -> dict[str, f
 
 def content_evidence(signals: dict[str, float]) -> float:
     """0..1: extraction evidence in *what* an account asks, regardless of volume or context."""
-    total = 0.0
-    for name in CONTENT_SIGNALS:
-        spec = SIGNAL_BY_NAME[name]
-        value = signals.get(name, 0.0)
-        total += spec.weight * min(1.0, max(0.0, (value - spec.lo) / (spec.hi - spec.lo)))
-    return min(1.0, total / CONTENT_FULL_EVIDENCE)
+    evidence = ramps({name: signals.get(name, 0.0) for name in CONTENT_SIGNALS})
+    total = sum(scoring.SIGNAL_BY_NAME[name].weight * r for name, r in evidence.items())
+    return min(1.0, max(0.0, total / content_full_evidence()))
+
+
+def content_full_evidence() -> float:
+    """Log-odds of content evidence that count as 1.0 for clusters: the distance from the
+    prior to *medium* (what one account would need to alert on its own)."""
+    return max(1.0, _MEDIUM_LOGIT - scoring.PRIOR)
 
 
 def _close_window(state: CustomerState, population: Population) -> FeatureRecord:
@@ -217,7 +229,9 @@ def _alert(state: CustomerState, status: str, severity: str, ts_ms: int, event_i
            reasons: Sequence[Reason]) -> Alert:
     rs = tuple(reasons)
     cluster = None
-    if state.signals.get("cluster_evidence", 0.0) > 0 and state.cluster.cluster_id:
+    pooled = scoring.RAMP_BY_NAME["cluster_evidence"].ramp(
+        state.signals.get("cluster_evidence", 0.0))
+    if pooled > 0 and state.cluster.cluster_id:  # cluster context only when it is evidence
         cluster = ClusterInfo(state.cluster.cluster_id, state.cluster.members,
                               state.cluster.shared)
     return Alert(
@@ -239,7 +253,8 @@ def _evaluate(state: CustomerState, population: Population, ts_ms: int,
         return []
     s = compute_signals(state, population)
     state.signals = s
-    risk, reasons = score(s, population.baseline, offset=fb.offset, damped=fb.damped)
+    risk, reasons = score(s, population.baseline, offset=fb.offset, damped=fb.damped,
+                          learnt=population.learnt.offsets)
     if fb.confirmed:
         risk = max(risk, 0.95)
     state.risk = risk
@@ -332,14 +347,24 @@ def apply_verdict(state: CustomerState, verdict: ClusterVerdict,
                             verdict.event_id)
 
 
-def apply_feedback(state: CustomerState, feedback: Feedback) -> tuple[CustomerState, list[Output]]:
+def apply_feedback(state: CustomerState, feedback: Feedback,
+                   population: Population | None = None) -> tuple[CustomerState, list[Output]]:
     """Apply an analyst verdict: allowlist (until expiry), confirm, or mark a false positive.
 
     A false positive lowers this customer's sensitivity: the log-odds offset drops and the
     signals that drove the alert are damped, so the same pattern alone no longer alerts.
+
+    With the ``population`` view, a ``false_positive`` or ``confirmed`` verdict also teaches the
+    shared model (``population.learnt``, :class:`~streamer.core.scoring.LearntOffsets`) one
+    bounded step from this customer's latest signals: no other customer's log-odds move by more
+    than :data:`~streamer.core.scoring.MAX_VERDICT_SHIFT`. A customer teaches at most once per
+    alert episode, so repeating a verdict does not repeat the step. Nothing else is ever learnt
+    from what the detector flags.
     """
     fb = state.feedback
     outputs: list[Output] = []
+    if population is not None and feedback.verdict in ("false_positive", "confirmed"):
+        _teach(state, feedback.verdict == "confirmed", population)
     if feedback.verdict == "allowlisted":
         fb.allowlisted_until_ms = feedback.expires_at_ms or 2**62
         fb.confirmed = False
@@ -360,6 +385,17 @@ def apply_feedback(state: CustomerState, feedback: Feedback) -> tuple[CustomerSt
         if status:
             outputs.append(_alert(state, status, "none", feedback.ts_ms, "feedback", []))
     return state, outputs
+
+
+def _teach(state: CustomerState, confirmed: bool, population: Population) -> None:
+    """One bounded step of the shared feedback model from this customer's latest signals."""
+    fb = state.feedback
+    if not state.signals or fb.taught_episode == state.episode.number:
+        return
+    learnt = population.learnt
+    predicted, _ = score(state.signals, {}, learnt=learnt.offsets)
+    learnt.learn_one(ramps(state.signals), confirmed, predicted)
+    fb.taught_episode = state.episode.number
 
 
 def window_deadline(state: CustomerState) -> int:

@@ -329,7 +329,8 @@ class Driver:
         if fb.customer_id.startswith(RESERVED_PREFIX):
             return [self._dead("reserved_id", "feedback for a reserved key")]
         st = self.state(fb.customer_id, partition)
-        _, outputs = customer.apply_feedback(st, fb)
+        # the verdict also teaches the partition's shared, bounded corrections (scoring.py)
+        _, outputs = customer.apply_feedback(st, fb, self.partition(partition).population)
         self.counters["feedback"] += 1
         self._touch(fb.customer_id, partition, st)
         return list(outputs)

@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from streamer.core.estimators import HalfSpaceTrees, Quantile
+from streamer.core.scoring import LearntOffsets
 
 #: Signals the population model sees, with the range used to scale them into [0, 1].
 POPULATION_LIMITS: dict[str, tuple[float, float]] = {
@@ -60,6 +61,8 @@ class Population:
     windows_learnt: int = 0
     started_ms: int | None = None
     model_first_seen: dict[str, int] = field(default_factory=dict)
+    #: Shared scoring corrections taught by analyst verdicts (plain data; see scoring).
+    learnt: LearntOffsets = field(default_factory=LearntOffsets)
 
     def __post_init__(self) -> None:
         self.hst = HalfSpaceTrees(

@@ -102,11 +102,12 @@ def _style(world: World, arch: str, rng: np.random.Generator) -> Style:
     endpoint: tuple[str, ...] = (_choice(rng, ("/v1/chat/completions", "/v1/responses"),
                                          (0.75, 0.25)),)
     max_tokens = _choice(rng, (None, 1024, 2048, 4096))
-    tools = int(rng.integers(1, 5)) if rng.random() < 0.25 else None
+    draws = world.sampler
+    tools = draws.integers(rng, 1, 5) if rng.random() < 0.25 else None
     if arch == "support_bot":
         if rng.random() < 0.35:
             return Style(_dialog_prompt(bank.coffee), bank.azure_conv, endpoint, True,
-                         0.2, None, 400, int(rng.integers(3, 7)), 0.45, 0.8, 0.4)
+                         0.2, None, 400, draws.integers(rng, 3, 7), 0.45, 0.8, 0.4)
         texts = bank.banking77
         return Style(lambda r: pick(r, texts), bank.azure_conv, endpoint,
                      bool(rng.random() < 0.7), _choice(rng, (0.2, 0.3, 0.0)), None,
@@ -119,7 +120,7 @@ def _style(world: World, arch: str, rng: np.random.Generator) -> Style:
             (_choice(rng, ("/v1/chat/completions", "/v1/completions", "/v1/responses"),
                      (0.6, 0.15, 0.25)),),
             True, _choice(rng, (0.0, 0.2, None)), _choice(rng, (None, 0.95)),
-            _choice(rng, (None, 2048, 8192)), int(rng.integers(4, 16)) if agentic else None,
+            _choice(rng, (None, 2048, 8192)), draws.integers(rng, 4, 16) if agentic else None,
             0.45 if agentic else 0.0, 1.0, 1.0, 1500.0,
         )
     if arch == "rag_app":
@@ -140,7 +141,7 @@ def _style(world: World, arch: str, rng: np.random.Generator) -> Style:
 
         return Style(mixed, bank.azure_conv, ("/v1/chat/completions", "/v1/responses",
                                               "/v1/completions"),
-                     None, None, None, None, int(rng.integers(1, 6)), 0.1)
+                     None, None, None, None, draws.integers(rng, 1, 6), 0.1)
     texts = bank.sharegpt
     return Style(lambda r: pick(r, texts), bank.azure_conv, endpoint,
                  bool(rng.random() < 0.8), temp, _choice(rng, (None, None, 0.9, 1.0)),
@@ -168,29 +169,31 @@ class OrdinaryBuilder:
             channel = "partner"
         elif arch in ("enterprise_multi_account", "eval_harness") and rng.random() < 0.7:
             channel = "sales"
+        draws = w.sampler
         account = make_account(rng, w.scenario.start_ms,
-                                age_days=(3, 30) if young else (30, 1400),
+                                age_days=draws.age(rng, 3, 30) if young
+                                else draws.age(rng, 30, 1400),
                                 country=country, channel=channel,
                                 payment=None if shared is None
                                 else shared.account["payment_fingerprint"])
         if shared is not None:
             return Identity(cid, account, shared.clients, api_keys(rng, cid, 2),
-                            system_prompt_hashes(rng, cid, int(rng.integers(1, 3))))
+                            system_prompt_hashes(rng, cid, draws.integers(rng, 1, 3)))
         if arch == "coding_assistant" and rng.random() < 0.5:
             asn = pick(rng, RESIDENTIAL)
         elif rng.random() < 0.7:
             asn = pick(rng, BIG_CLOUD)
         else:
             asn = pick(rng, HOSTING)
-        n_agents = int(rng.integers(6, 13)) if arch == "reseller" else 1
+        n_agents = draws.integers(rng, 6, 13) if arch == "reseller" else 1
         agents = SCRIPT_AGENTS if arch in ("batch_pipeline", "eval_harness") else SDK_AGENTS
         chosen = [pick(rng, agents) for _ in range(n_agents)]
-        n_ips = int(rng.integers(4, 12)) if arch == "reseller" else int(rng.integers(1, 4))
+        n_ips = draws.integers(rng, 4, 12) if arch == "reseller" else draws.integers(rng, 1, 4)
         ips = [make_client(rng, asn, chosen[0])["ip"] for _ in range(n_ips)]
         clients = [make_client(rng, asn, a, ip) for a in chosen for ip in ips]
-        keys = int(rng.integers(40, 300)) if arch == "reseller" else int(rng.integers(1, 4))
+        keys = draws.integers(rng, 40, 300) if arch == "reseller" else draws.integers(rng, 1, 4)
         return Identity(cid, account, clients, api_keys(rng, cid, keys),
-                        system_prompt_hashes(rng, cid, int(rng.integers(1, 4)), 0.3))
+                        system_prompt_hashes(rng, cid, draws.integers(rng, 1, 4), 0.3))
 
     def _arrivals(self, rng: np.random.Generator, ident: Identity, volume: float,
                   sparse: bool = False) -> FloatArray:
@@ -214,11 +217,12 @@ class OrdinaryBuilder:
         w = self.world
         rng = w.rng("ordinary", arch, index)
         lo, hi = w.scenario.overrides.get(arch, {}).get("volume", VOLUME[arch])
-        volume = float(np.exp(rng.uniform(np.log(lo), np.log(hi)))) * w.scenario.volume_scale
+        volume = w.sampler.uniform(rng, lo, hi, log=True) * w.scenario.volume_scale
         cid = w.new_customer_id("ordinary", arch, index)
         shared = self._enterprise_parent(arch, index)
         ident = self.identity(rng, cid, arch, shared)
-        em = Emitter(ident, rng, f"{w.scenario.name}:{w.seed}", float(rng.uniform(0.002, 0.02)))
+        em = Emitter(ident, rng, f"{w.scenario.name}:{w.seed}",
+                     w.sampler.uniform(rng, 0.002, 0.02))
         if arch == "eval_harness":
             self._eval_harness(rng, em, volume)
         elif arch in ("llm_judge", "data_labelling"):
@@ -239,8 +243,10 @@ class OrdinaryBuilder:
         cid = "group"  # never emitted: only its account and clients are shared
         asn = pick(rng, BIG_CLOUD)
         agent = pick(rng, SDK_AGENTS)
-        ips = [make_client(rng, asn, agent)["ip"] for _ in range(int(rng.integers(1, 3)))]
-        account = make_account(rng, self.world.scenario.start_ms, age_days=(200, 1500),
+        ips = [make_client(rng, asn, agent)["ip"]
+               for _ in range(self.world.sampler.integers(rng, 1, 3))]
+        account = make_account(rng, self.world.scenario.start_ms,
+                               age_days=self.world.sampler.age(rng, 200, 1500),
                                country="US", channel="sales")
         return Identity(cid, account, [make_client(rng, asn, agent, ip) for ip in ips])
 
@@ -268,9 +274,9 @@ class OrdinaryBuilder:
         spike_model, spike = None, (0.0, 0.0)
         if arch == "release_day_spike" and w.released():
             spike_model, at = w.released()[0]
-            begin = at + float(rng.uniform(0.2, 3.0)) * 3600
-            spike = (begin, begin + float(rng.uniform(3.0, 8.0)) * 3600)
-            extra = self._arrivals(rng, em.ident, volume * float(rng.uniform(2.0, 5.0)))
+            begin = at + w.sampler.uniform(rng, 0.2, 3.0) * 3600
+            spike = (begin, begin + w.sampler.uniform(rng, 3.0, 8.0) * 3600)
+            extra = self._arrivals(rng, em.ident, volume * w.sampler.uniform(rng, 2.0, 5.0))
             extra = extra[(extra >= spike[0]) & (extra < spike[1])]
             times = np.sort(np.concatenate([times, extra]))
         tok = style.tokens
@@ -306,8 +312,9 @@ class OrdinaryBuilder:
         model = ModelChooser(w, rng, 0.05).primary
         max_tokens = _choice(rng, (256, 512))
         endpoint = _choice(rng, ("/v1/chat/completions", "/v1/completions"))
-        times = paced_arrivals(rng, 0.0, w.duration_s, volume, cv=float(rng.uniform(0.3, 0.8)))
-        median_out = float(rng.uniform(30, 160))
+        times = paced_arrivals(rng, 0.0, w.duration_s, volume,
+                               cv=w.sampler.uniform(rng, 0.3, 0.8))
+        median_out = w.sampler.uniform(rng, 30, 160)
         for t in times.tolist():
             prompt = template.format(q=pick(rng, texts))
             em.emit(w.abs_ms(t), model, prompt, prompt_tokens(prompt) + 40,
@@ -320,10 +327,10 @@ class OrdinaryBuilder:
         bank = w.bank
         model = ModelChooser(w, rng, 0.3).primary
         use_logprobs = rng.random() < 0.4
-        top = int(rng.integers(5, 11)) if use_logprobs else None
+        top = w.sampler.integers(rng, 5, 11) if use_logprobs else None
         bias = len(tpl.INTENTS) if arch == "data_labelling" and rng.random() < 0.3 else None
         explain = arch == "llm_judge" and rng.random() < 0.3
-        max_tokens = 256 if explain else int(rng.integers(1, 9))
+        max_tokens = 256 if explain else w.sampler.integers(rng, 1, 9)
         times = self._arrivals(rng, em.ident, volume, sparse=rng.random() < 0.4)
         for t in times.tolist():
             if arch == "llm_judge":
@@ -349,7 +356,7 @@ class OrdinaryBuilder:
         w = self.world
         bank = w.bank
         bench = _choice(rng, ("mc", "gsm", "code"))
-        size = int(rng.integers(100, 400))
+        size = w.sampler.integers(rng, 100, 400)
         if bench == "mc":
             pool: tuple[str, ...] = bank.flan_cot
         elif bench == "gsm":
@@ -360,7 +367,7 @@ class OrdinaryBuilder:
                                                   replace=False)]
         sessions = max(1, round(runs_per_day * w.duration_s / 86400.0))
         runs = burst_sessions(rng, 0.0, w.duration_s, sessions, len(items),
-                              int(rng.integers(4, 33)))
+                              w.sampler.integers(rng, 4, 33))
         avail = list(w.scenario.models.available) + [m for m, _ in w.released()]
         for run in runs:
             t0 = float(run[0]) if run.size else 0.0

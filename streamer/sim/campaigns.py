@@ -43,6 +43,7 @@ from streamer.sim.identity import (
 )
 from streamer.sim.records import Emitter, prompt_tokens
 from streamer.sim.scenario import CampaignSpec
+from streamer.sim.split import Sampler
 from streamer.sim.world import Actor, World
 
 CAMPAIGN_COUNTRIES = ("US", "SG", "HK", "CN", "RU", "AE", "GB", "DE", "NL", "KR", "IN", "BR")
@@ -78,9 +79,14 @@ class Content:
     """Prompt and request parameters of one content tactic, shared by a campaign's accounts."""
 
     def __init__(self, tactic: str, bank: DataBank, rng: np.random.Generator,
-                 evasive: bool = False) -> None:
+                 evasive: bool = False, sampler: Sampler | None = None,
+                 params: dict[str, Any] | None = None) -> None:
         self.tactic = tactic
         self.evasive = evasive
+        self.draws = sampler or Sampler()
+        # logprob_harvest: share of requests with logit_bias, share of one-token probes.
+        self.logit_bias_share = float((params or {}).get("logit_bias_share", 1.0))
+        self.probe_share = float((params or {}).get("probe_share", 0.8))
         gsm = tuple(q for q, _ in bank.gsm8k)
         everything = (gsm + bank.flan_cot + bank.code_alpaca + bank.humaneval
                       + bank.alpaca_seed + bank.self_instruct)
@@ -141,15 +147,17 @@ class Content:
         if not self.sweep:
             q = str(self.pool.next())
             prompt = q if rng.random() < 0.5 else f"Continue the text:\n{q}"
-            top = int(rng.integers(5, 21))
-            bias = int(rng.integers(1, 51))
+            top = self.draws.integers(rng, 5, 21)
+            bias = self.draws.integers(rng, 1, 51)
             for _ in range(int(rng.integers(2, 5))):
-                max_tokens = 1 if rng.random() < 0.8 else int(rng.integers(2, 6))
+                max_tokens = 1 if rng.random() < self.probe_share else int(rng.integers(2, 6))
                 n = pick(rng, (1, 2, 4, 8))
+                biased = self.logit_bias_share >= 1.0 or rng.random() < self.logit_bias_share
                 self.sweep.append(Request(prompt, max_tokens, {
                     "endpoint": "/v1/completions", "max_tokens": max_tokens,
                     "temperature": pick(rng, (0.0, 0.5, 1.0, 1.5)), "n": n, "logprobs": True,
-                    "top_logprobs": top, "logit_bias_count": bias, "stream": False,
+                    "top_logprobs": top, "logit_bias_count": bias if biased else None,
+                    "stream": False,
                 }, 0.0, 10))
         return self.sweep.pop()
 
@@ -178,7 +186,8 @@ class CampaignBuilder:
         if spec.tactic == "release_chasing" and "sub_tactic" not in spec.params:
             self.sub = "broad_sweep"
         self.content = Content(self.sub, world.bank, self.rng,
-                               evasive=spec.tactic == "adaptive_evasion")
+                               evasive=spec.tactic == "adaptive_evasion", sampler=world.sampler,
+                               params=spec.params)
         self.system_prompt = stable_hex("campaign-sys", world.seed, index, n=16)
         n_infra = int(spec.get("infra_groups", max(2, spec.accounts // 25 + 2)))
         self.infra = [self._infra(i) for i in range(n_infra)]
@@ -197,14 +206,15 @@ class CampaignBuilder:
 
     def identity(self, rng: np.random.Generator, cid: str, k: int) -> Identity:
         w = self.world
+        draws = w.sampler
         tactic = self.spec.tactic
         if tactic == "adaptive_evasion":  # aged, clean, residential, consistent geography
             asn = pick(rng, RESIDENTIAL)
             country = ASNS[asn].country
-            account = make_account(rng, w.scenario.start_ms, age_days=(40, 500),
+            account = make_account(rng, w.scenario.start_ms, age_days=draws.age(rng, 40, 500),
                                    country=country, channel="self_serve")
             agent = pick(rng, SDK_AGENTS)
-            clients = [make_client(rng, asn, agent) for _ in range(int(rng.integers(1, 4)))]
+            clients = [make_client(rng, asn, agent) for _ in range(draws.integers(rng, 1, 4))]
             return Identity(cid, account, clients, api_keys(rng, cid, 1),
                             system_prompt_hashes(rng, cid, 1, 0.5))
         hydra = tactic == "hydra"
@@ -222,18 +232,19 @@ class CampaignBuilder:
             channel = "self_serve"
         payment = pick(rng, self.payments) if rng.random() < 0.5 else None
         account = make_account(rng, w.scenario.start_ms,
-                               age_days=(0.2, 10) if hydra else (0.5, 30),
+                               age_days=draws.age(rng, 0.2, 10) if hydra
+                               else draws.age(rng, 0.5, 30),
                                country=country, channel=channel, payment=payment)
         if via_reseller:
             reseller = pick(rng, w.resellers)
             clients = [pick(rng, reseller.clients)]
         else:
-            clients = [make_client(rng, asn, agent) for _ in range(int(rng.integers(1, 3)))]
+            clients = [make_client(rng, asn, agent) for _ in range(draws.integers(rng, 1, 3))]
             if not clean and agent[1].startswith("custom"):
                 for c in clients:
                     c["tls_fingerprint"] = tls_fingerprint(agent[1])
         sys_hashes: list[str | None] = [self.system_prompt] if rng.random() < 0.6 else [None]
-        return Identity(cid, account, clients, api_keys(rng, cid, int(rng.integers(1, 3))),
+        return Identity(cid, account, clients, api_keys(rng, cid, draws.integers(rng, 1, 3)),
                         sys_hashes)
 
     def _member(self, k: int) -> Member:
@@ -241,15 +252,16 @@ class CampaignBuilder:
         rng = w.rng("campaign", self.index, "account", k)
         cid = w.new_customer_id("campaign", self.index, k)
         ident = self.identity(rng, cid, k)
-        error_rate = 0.01 if self.spec.tactic == "adaptive_evasion" else float(
-            rng.uniform(0.02, 0.08))
+        draws = w.sampler
+        error_rate = 0.01 if self.spec.tactic == "adaptive_evasion" else draws.uniform(
+            rng, 0.02, 0.08)
         em = Emitter(ident, rng, f"{w.scenario.name}:{w.seed}", error_rate,
-                     ms_per_token=float(rng.uniform(12, 25)))
+                     ms_per_token=draws.uniform(rng, 12, 25))
         settings: dict[str, Any] = {
             "temperature": pick(rng, (None, 0.0, 0.7, 1.0)),
             "max_tokens": pick(rng, (None, 4096, 8192, 16000)),
             "stream": bool(rng.random() < 0.3),
-            "out_median": float(rng.uniform(500, 1400)),
+            "out_median": draws.uniform(rng, 500, 1400),
         }
         return Member(ident, em, settings, np.empty(0), (self.start_s, self.end_s))
 
@@ -290,7 +302,8 @@ class CampaignBuilder:
 
     def _times(self, m: Member) -> FloatArray:
         rng = m.emitter.rng
-        rate = self.spec.rate_per_account_per_hour * float(rng.uniform(0.7, 1.3))
+        draws = self.world.sampler
+        rate = self.spec.rate_per_account_per_hour * draws.uniform(rng, 0.7, 1.3)
         if self.spec.tactic == "adaptive_evasion":
             trace = pick(rng, [c for c in self.world.bank.trace_clients
                                if c.active_windows >= 1000] or self.world.bank.trace_clients)
@@ -299,8 +312,9 @@ class CampaignBuilder:
             times = trace_arrivals(rng, trace, self.start_s, self.end_s, rate, offset, 4.0)
             return np.sort(times + rng.normal(0.0, 20.0, times.size)).clip(self.start_s,
                                                                            self.end_s - 0.001)
+        drawn_cv = draws.uniform(rng, 0.1, 0.4)
         times = paced_arrivals(rng, self.start_s, self.end_s, rate,
-                               cv=float(self.spec.get("cv", rng.uniform(0.1, 0.4))))
+                               cv=float(self.spec.get("cv", drawn_cv)))
         if self.spec.tactic == "release_chasing":
             switch = self.switch
             if switch is not None:  # the operator scales up on the new model
@@ -313,7 +327,11 @@ class CampaignBuilder:
         """Load-balance (or synchronise) a campaign stream over short-lived small accounts."""
         rng = self.rng
         cap = int(self.spec.get("max_requests_per_account", 150))
-        quotas = rng.integers(max(5, cap // 4), cap + 1, len(members))
+        lo = max(5, cap // 4)
+        draws = self.world.sampler
+        quotas = (rng.integers(lo, cap + 1, len(members)) if draws.part is None
+                  else np.asarray([draws.integers(rng, lo, cap + 1) for _ in members],
+                                  dtype=np.int64))
         total = int(quotas.sum())
         span = self.end_s - self.start_s
         timing = str(self.spec.get("timing", "load_balanced"))
@@ -359,7 +377,8 @@ class CampaignBuilder:
             return None
         _, at = releases[0]
         hours = float(self.spec.get("switch_within_hours", 6.0))
-        return min(self.end_s, at + float(self.rng.uniform(0.25, 1.0)) * min(hours, 24.0) * 3600)
+        share = self.world.sampler.uniform(self.rng, 0.25, 1.0)
+        return min(self.end_s, at + share * min(hours, 24.0) * 3600)
 
     def _models(self) -> Any:
         w = self.world
@@ -395,7 +414,7 @@ class CampaignBuilder:
         rng = m.emitter.rng
         hours = float(self.spec.get("warmup_hours", 6.0))
         begin = max(0.0, self.start_s - hours * 3600.0)
-        times = paced_arrivals(rng, begin, self.start_s, float(rng.uniform(4, 15)), cv=1.2)
+        times = paced_arrivals(rng, begin, self.start_s, w.sampler.uniform(rng, 4, 15), cv=1.2)
         model = pick(rng, list(w.scenario.models.available))
         for t in times.tolist():
             prompt = pick(rng, w.bank.sharegpt)

@@ -5,11 +5,19 @@ this package to a directory holding ``shared/data`` (the repository lives next t
 folder, or any single file in it, is missing, the corresponding built-in fallback from
 :mod:`streamer.sim.fallback` is used, so the simulator always works.
 
-Files are read lazily, one corpus at a time, and cached per data folder.
+Files are read lazily, one corpus at a time, and cached per data folder and part.
+
+A bank for a ``part`` (``"calibration"`` or ``"heldout"``, see :mod:`streamer.sim.split`)
+restricts every corpus to that part: prompts by :func:`streamer.sim.split.select` on their
+text, token-length pairs by row, ServeGen tenants by name. A built-in fallback corpus too small
+to split (its part would be empty) is used whole, and named in ``unsplit``.
 
 >>> bank = DataBank(None)          # no folder: everything comes from the fallback module
 >>> bank.source, len(bank.gsm8k) > 0, bank.azure_conv.shape[1]
 ('fallback', True, 2)
+>>> cal, held = DataBank(None, "calibration"), DataBank(None, "heldout")
+>>> set(cal.banking77).isdisjoint(held.banking77), len(cal.banking77) < len(bank.banking77)
+(True, True)
 """
 
 from __future__ import annotations
@@ -23,12 +31,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from streamer.sim import fallback
+from streamer.sim.split import Part, part_of, select
 
 ENV_VAR = "STREAMER_SHARED_DATA"
 MAX_PROMPT_CHARS = 4000
@@ -94,9 +103,11 @@ def _with_instance(task: dict[str, Any]) -> str:
 class DataBank:
     """Lazily loaded corpora and traces from one data folder (``None`` = fallback only)."""
 
-    def __init__(self, root: Path | None) -> None:
+    def __init__(self, root: Path | None, part: Part | None = None) -> None:
         self.root = root
+        self.part = part
         self.used_fallback: set[str] = set()
+        self.unsplit: set[str] = set()
 
     @property
     def source(self) -> str:
@@ -106,11 +117,27 @@ class DataBank:
         path = None if self.root is None else self.root / rel
         if path is not None and path.is_file():
             try:
-                return loader(path)
+                return self._restrict(name, loader(path))
             except (OSError, ValueError, KeyError, TypeError):
                 pass
         self.used_fallback.add(name)
-        return default
+        return self._restrict(name, default)
+
+    def _restrict(self, name: str, items: T) -> T:
+        """``items`` (a tuple of texts / text tuples, or an array of rows) in this bank's part."""
+        if self.part is None:
+            return items
+        rows: Any = items
+        if isinstance(rows, np.ndarray):
+            keep = [i for i in range(len(rows)) if part_of(f"{name}:{i}") == self.part]
+            out: Any = rows[np.asarray(keep, dtype=np.int64)]
+        else:
+            out = tuple(select(rows, self.part, 0 if rows and isinstance(rows[0], tuple)
+                               else None))
+        if len(out) == 0:
+            self.unsplit.add(name)
+            return items
+        return cast(T, out)
 
     # ---- ordinary prompts -------------------------------------------------------------------
     @cached_property
@@ -137,7 +164,7 @@ class DataBank:
             re.IGNORECASE,
         )
         found = tuple(t for t in self.sharegpt if pattern.search(t))
-        return found if len(found) >= 20 else fallback.CODE_CHAT
+        return found if len(found) >= 20 else self._restrict("sharegpt_code", fallback.CODE_CHAT)
 
     @cached_property
     def banking77(self) -> tuple[str, ...]:
@@ -268,6 +295,12 @@ class DataBank:
         if not clients:
             self.used_fallback.add("servegen")
             clients = _synthetic_traces()
+        if self.part is not None:
+            mine = [c for c in clients if part_of(f"servegen:{c.name}") == self.part]
+            if mine:
+                clients = mine
+            else:
+                self.unsplit.add("servegen")
         return tuple(clients)
 
 
@@ -301,11 +334,11 @@ def _synthetic_traces() -> list[TraceClient]:
     return out
 
 
-@lru_cache(maxsize=4)
-def _bank_for(root: Path | None) -> DataBank:
-    return DataBank(root)
+@lru_cache(maxsize=8)
+def _bank_for(root: Path | None, part: Part | None) -> DataBank:
+    return DataBank(root, part)
 
 
-def get_bank() -> DataBank:
-    """The (cached) data bank for the currently visible shared data folder."""
-    return _bank_for(shared_data_dir())
+def get_bank(part: Part | None = None) -> DataBank:
+    """The (cached) data bank for the currently visible shared data folder (and ``part``)."""
+    return _bank_for(shared_data_dir(), part)

@@ -17,6 +17,7 @@ extraction campaigns, each with one main tactic and its parameters. See the file
                          period_s, concurrent, via_reseller (share), infra_groups
                   release_chasing: switch_within_hours (<= 24), ramp
                   adaptive_evasion: warmup_hours
+                  logprob_harvest: logit_bias_share (default 1), probe_share (default 0.8)
 
 >>> s = load_scenario("smoke")
 >>> s.name, s.duration_ms <= 3_600_000, len(s.campaigns) >= 1
@@ -30,7 +31,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from streamer.errors import StreamerError
 from streamer.sim.identity import parse_start
@@ -170,4 +171,113 @@ def _parse(raw: dict[str, Any], stem: str) -> Scenario:
         overrides={str(k): dict(v) for k, v in raw.get("archetype", {}).items()},
         campaigns=tuple(campaigns),
         volume_scale=float(raw.get("volume_scale", 1.0)),
+    )
+
+
+# ---- randomised scenarios (domain randomisation for calibration) -----------------------------
+
+#: Ranges of the randomised scenario parameters: (lo, hi, log-spaced?). Counts are integers in
+#: ``[lo, hi)``. Each part of the split (:mod:`streamer.sim.split`) draws in its own bands.
+RANDOM_RANGES: dict[str, tuple[float, float, bool]] = {
+    "duration_hours": (2.0, 5.0, False),
+    "start_hour": (0, 24, False),
+    "volume_scale": (0.5, 1.6, True),
+    "release_at": (0.2, 0.7, False),  # share of the run
+    "campaigns": (2, 5, False),
+    "accounts": (1, 7, False),
+    "hydra_accounts": (20, 200, True),
+    "hydra_max_requests": (5, 150, True),
+    "hydra_via_reseller": (0.0, 0.6, False),
+    "hydra_period_s": (15.0, 90.0, True),
+    "hydra_concurrent": (5, 40, False),
+    "campaign_start": (0.0, 0.5, False),  # share of the run
+    "campaign_length": (0.3, 1.0, False),  # share of what remains
+    "rate_per_account_per_hour": (10.0, 600.0, True),
+    "cv": (0.05, 0.6, False),
+    "switch_within_hours": (0.5, 12.0, True),
+    "ramp": (1.3, 3.0, False),
+    "warmup_hours": (0.5, 6.0, False),
+    "logit_bias_share": (0.0, 1.0, False),
+    "probe_share": (0.5, 1.0, False),
+    "eval_runs_per_day": (8.0, 60.0, True),
+}
+#: Ordinary customers per archetype in a randomised scenario: integers in ``[lo, hi)``.
+RANDOM_CUSTOMERS: dict[str, tuple[int, int]] = {
+    "chat_app": (4, 16), "support_bot": (2, 8), "coding_assistant": (2, 8), "rag_app": (1, 5),
+    "batch_pipeline": (1, 4), "eval_harness": (1, 5), "llm_judge": (1, 4),
+    "data_labelling": (1, 4), "reseller": (0, 2), "enterprise_multi_account": (0, 9),
+    "release_day_spike": (0, 5),
+}
+
+
+def random_scenario(seed: int, part: Literal["calibration", "heldout"]) -> Scenario:
+    """A scenario whose mix and parameters are all drawn at random in ``part``'s bands.
+
+    >>> a, b = random_scenario(3, "calibration"), random_scenario(3, "calibration")
+    >>> a == b, a.name
+    (True, 'random-calibration-3')
+    >>> 2 <= len(a.campaigns) <= 4 and all(c.tactic in TACTICS for c in a.campaigns)
+    True
+    """
+    from streamer.sim.identity import rng_for
+    from streamer.sim.split import Sampler
+
+    rng = rng_for(seed, "random-scenario", part)
+    draws = Sampler(part)
+
+    def x(name: str) -> float:
+        lo, hi, log = RANDOM_RANGES[name]
+        return draws.uniform(rng, lo, hi, log=log)
+
+    def n(name: str) -> int:
+        lo, hi, _ = RANDOM_RANGES[name]
+        return draws.integers(rng, int(lo), int(hi))
+
+    hours = x("duration_hours")
+    duration_ms = round(hours * 3_600_000)
+    release = rng.random() < 0.6
+    releases = ((("atlas-3-reasoning", round(x("release_at") * duration_ms)),) if release
+                else ())
+    customers = {arch: draws.integers(rng, lo, hi) for arch, (lo, hi) in
+                 RANDOM_CUSTOMERS.items()}
+    if not release:
+        customers["release_day_spike"] = 0
+    campaigns = []
+    tactics = [t for t in TACTICS if release or t != "release_chasing"]
+    for i in range(n("campaigns")):
+        tactic = str(tactics[int(rng.integers(0, len(tactics)))])
+        start = x("campaign_start") * duration_ms
+        end = start + x("campaign_length") * (duration_ms - start)
+        params: dict[str, Any] = {"cv": x("cv")}
+        accounts = n("accounts")
+        if tactic in ("hydra", "adaptive_evasion", "release_chasing"):
+            params["sub_tactic"] = str(CONTENT_TACTICS[int(rng.integers(0, len(CONTENT_TACTICS)))])
+        if tactic == "hydra":
+            accounts = round(x("hydra_accounts"))
+            params.update(max_requests_per_account=round(x("hydra_max_requests")),
+                          timing="synchronised" if rng.random() < 0.3 else "load_balanced",
+                          via_reseller=x("hydra_via_reseller"), period_s=x("hydra_period_s"),
+                          concurrent=n("hydra_concurrent"))
+        elif tactic == "release_chasing":
+            params.update(switch_within_hours=x("switch_within_hours"), ramp=x("ramp"))
+        elif tactic == "adaptive_evasion":
+            params["warmup_hours"] = x("warmup_hours")
+        if "logprob_harvest" in (tactic, params.get("sub_tactic")):
+            params.update(logit_bias_share=x("logit_bias_share"), probe_share=x("probe_share"))
+        campaigns.append(CampaignSpec(
+            tactic=tactic, accounts=accounts, start_ms=round(start), end_ms=round(end),
+            rate_per_account_per_hour=x("rate_per_account_per_hour"),
+            campaign_id=f"R{i + 1:02d}-{tactic}", params=params))
+    start_hour = n("start_hour")
+    runs = x("eval_runs_per_day")  # short runs still see benchmarks re-run
+    return Scenario(
+        name=f"random-{part}-{seed}",
+        description=f"randomised {part} scenario (seed {seed})",
+        start_ms=parse_start("2026-03-02T00:00:00Z") + start_hour * 3_600_000,
+        duration_ms=duration_ms,
+        models=Models(("atlas-2-mini", "atlas-2", "atlas-2-reasoning"),
+                      frozenset({"atlas-2-reasoning", "atlas-3-reasoning"}), releases),
+        customers=customers, overrides={"eval_harness": {"volume": [runs, runs]}},
+        campaigns=tuple(campaigns),
+        volume_scale=x("volume_scale"),
     )

@@ -4,6 +4,13 @@
 >>> first = next(sim.events())
 >>> first["ts"] >= "2026-03-02T00:00:00.000Z", sim.labels["scenario"]
 (True, 'smoke')
+
+With ``part`` (``"calibration"`` or ``"heldout"``, :mod:`streamer.sim.split`) every corpus is
+restricted to that part and every randomised generator parameter is drawn in its bands:
+
+>>> cal = simulate("smoke", seed=1, part="calibration")
+>>> cal.labels["part"], len(cal) > 0
+('calibration', True)
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from streamer.sim.campaigns import CampaignBuilder
 from streamer.sim.data import get_bank
 from streamer.sim.records import Record, to_event
 from streamer.sim.scenario import ARCHETYPES, Scenario, load_scenario
+from streamer.sim.split import Part, Sampler
 from streamer.sim.world import Actor, World
 
 
@@ -38,11 +46,12 @@ class Simulation:
         return len(self.records)
 
 
-def simulate(scenario: str | Scenario, seed: int = 0) -> Simulation:
-    """Generate ``scenario`` (a name, a path, or a loaded :class:`Scenario`) with ``seed``."""
+def simulate(scenario: str | Scenario, seed: int = 0, part: Part | None = None) -> Simulation:
+    """Generate ``scenario`` (a name, a path, or a loaded :class:`Scenario`) with ``seed``;
+    ``part`` restricts corpora and parameter draws to one side of the split (``None``: all)."""
     scn = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    bank = get_bank()
-    world = World(scn, seed, bank)
+    bank = get_bank(part)
+    world = World(scn, seed, bank, sampler=Sampler(part))
     actors: list[Actor] = []
     ordinary = OrdinaryBuilder(world)
     # Resellers first: hydra campaigns may route through their infrastructure.
@@ -73,6 +82,8 @@ def simulate(scenario: str | Scenario, seed: int = 0) -> Simulation:
         "customers": {a.customer_id: a.label for a in actors if a.customer_id in present},
         "campaigns": campaigns,
     }
+    if part is not None:
+        labels["part"] = part
     for info in campaigns.values():
         info["accounts"] = [c for c in info["accounts"] if c in present]
     return Simulation(scn, seed, labels, tuple(records), bank.source)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 import numpy as np
@@ -59,8 +60,8 @@ def part_of(text: str) -> Part:
     return "calibration" if u < CALIBRATION_SHARE else "heldout"
 
 
-def select(items: Sequence[T], part: Part, key: str | None = None) -> list[T]:
-    """The items of ``part``; each item is split by ``str(item)`` (or ``item[key]``)."""
+def select(items: Sequence[T], part: Part, key: str | int | None = None) -> list[T]:
+    """The items of ``part``; each item is split by ``str(item)`` (or ``str(item[key])``)."""
 
     def text(item: T) -> str:
         return str(item[key]) if key is not None else str(item)  # type: ignore[index]
@@ -94,3 +95,73 @@ def draw(rng: np.random.Generator, lo: float, hi: float, part: Part, *,
     x = a + (band + float(rng.random())) * width
     x = min(b, max(a, x))
     return math.exp(x) if log else x
+
+
+def integer(rng: np.random.Generator, lo: int, hi: int, part: Part) -> int:
+    """A uniform integer of ``[lo, hi)`` whose cell ``[v, v + 1)`` has its middle in a band of
+    ``part``. A range with fewer values than bands may leave a part empty; it is then shared
+    (both parts draw from all of it), which is the only way the two parts can meet.
+
+    >>> rng = np.random.default_rng(1)
+    >>> cal = {integer(rng, 100, 400, "calibration") for _ in range(300)}
+    >>> held = {integer(rng, 100, 400, "heldout") for _ in range(300)}
+    >>> cal.isdisjoint(held), integer(rng, 5, 6, "heldout")
+    (True, 5)
+    """
+    if hi - lo <= 1:
+        return int(lo)
+    if hi - lo > 4096:
+        return min(hi - 1, math.floor(draw(rng, lo, hi, part)))
+    values = [v for v in range(lo, hi) if band_part(v + 0.5, lo, hi) == part]
+    if not values:
+        values = list(range(lo, hi))
+    return int(values[int(rng.integers(0, len(values)))])
+
+
+@dataclass(frozen=True, slots=True)
+class Sampler:
+    """How a generator draws its randomised parameters.
+
+    With ``part=None`` these are the plain NumPy draws (so an unsplit run is unchanged, random
+    stream for random stream); with a part they come from that part's bands (:func:`draw`,
+    :func:`integer`) and corpora are restricted with :func:`select`.
+
+    >>> rng = np.random.default_rng(0)
+    >>> 0.7 <= Sampler().uniform(rng, 0.7, 1.3) <= 1.3
+    True
+    >>> x = Sampler("heldout").uniform(rng, 3.0, 40.0, log=True)
+    >>> band_part(x, 3.0, 40.0, log=True)
+    'heldout'
+    >>> Sampler("calibration").age(rng, 0.5, 30) == Sampler().age(rng, 0.5, 30)
+    False
+    """
+
+    part: Part | None = None
+
+    def uniform(self, rng: np.random.Generator, lo: float, hi: float, *,
+                log: bool = False) -> float:
+        if self.part is None:
+            if log:
+                return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+            return float(rng.uniform(lo, hi))
+        return draw(rng, lo, hi, self.part, log=log)
+
+    def integers(self, rng: np.random.Generator, lo: int, hi: int) -> int:
+        """An integer of ``[lo, hi)`` (NumPy's convention)."""
+        if self.part is None:
+            return int(rng.integers(lo, hi))
+        return integer(rng, lo, hi, self.part)
+
+    def age(self, rng: np.random.Generator, lo: float, hi: float) -> tuple[float, float]:
+        """An account-age range for :func:`streamer.sim.identity.make_account`: unchanged
+        without a part, else the single age drawn in the part's (log-spaced) bands."""
+        if self.part is None:
+            return (lo, hi)
+        x = draw(rng, lo, hi, self.part, log=True)
+        return (x, x)
+
+    def corpus(self, items: Sequence[T], key: str | int | None = None) -> Sequence[T]:
+        """``items`` restricted to the part (all of them without a part)."""
+        if self.part is None:
+            return items
+        return select(items, self.part, key)

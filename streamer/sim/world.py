@@ -19,6 +19,7 @@ from streamer.sim.data import DataBank
 from streamer.sim.identity import Identity, customer_id, rng_for
 from streamer.sim.records import Record
 from streamer.sim.scenario import Scenario
+from streamer.sim.split import Sampler
 
 
 @dataclass(slots=True)
@@ -37,6 +38,8 @@ class World:
     bank: DataBank
     resellers: list[Identity] = field(default_factory=list)
     _ids: set[str] = field(default_factory=set)
+    #: How randomised generator parameters are drawn (a part's bands, or plain draws).
+    sampler: Sampler = field(default_factory=Sampler)
 
     def rng(self, *parts: object) -> np.random.Generator:
         return rng_for(self.seed, self.scenario.name, *parts)

@@ -8,6 +8,7 @@ once; analyst feedback (allowlist / confirmed / false positive) changes what is 
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -16,11 +17,21 @@ import pytest
 from streamer.core import customer
 from streamer.core.alerts import QUIET_MS, rank
 from streamer.core.customer import CustomerState
-from streamer.core.engine import Engine
+from streamer.core.engine import Engine, replay
 from streamer.core.events import InferenceEvent
 from streamer.core.outputs import Alert, Feedback
 from streamer.core.population import Population
+from streamer.core.scoring import (
+    MAX_OFFSET,
+    MAX_VERDICT_SHIFT,
+    RAMP_BY_NAME,
+    SIGNAL_BY_NAME,
+    SIGNALS,
+    LearntOffsets,
+    score,
+)
 from tests.unit.core_streams import (
+    DAY,
     HOUR,
     MINUTE,
     SECOND,
@@ -30,9 +41,11 @@ from tests.unit.core_streams import (
     chat_prompts,
     cot_prompts,
     escalating_events,
+    event,
     extraction_events,
     features_in,
     fixed_times,
+    poisson_times,
     run_engine,
     stream,
 )
@@ -68,9 +81,9 @@ def test_one_alert_per_episode_escalations_keep_the_id() -> None:
     assert len({a["alert_id"] for a in alerts}) == 1
     ranks = [rank(a["severity"]) for a in alerts]
     assert ranks == sorted(set(ranks)), "every message must raise the severity"
-    # It did escalate through the levels, and 120 events gave at most one message per level.
-    assert alerts[0]["severity"] == "low" and alerts[-1]["severity"] == "critical"
-    assert len(alerts) <= 4 < len(events)
+    # It did escalate (to critical), and 120 events gave at most one message per level.
+    assert rank(alerts[0]["severity"]) < rank("critical") == rank(alerts[-1]["severity"])
+    assert 2 <= len(alerts) <= 4 < len(events)
     for a in alerts:
         assert a["customer_id"] == "esc" and a["emitted_at"] is None
         assert a["reasons"] and a["tactics"]
@@ -306,3 +319,132 @@ def test_alerts_never_contain_prompt_text() -> None:
         assert ev.prompt is not None
         assert ev.prompt not in blob
         assert ev.prompt.split(". Question: ")[-1] not in blob
+
+
+# --- calibrated evidence: a blatant single-family campaign is still a campaign ----------------
+
+YOUNG = {"created_at_ms": T0 - 6 * HOUR, "signup_channel": "free_trial"}
+CONTRACTED = {"created_at_ms": T0 - 900 * DAY, "signup_channel": "sales"}
+
+
+def probe_sweep(n: int, *, customer_id: str, account: dict[str, Any], logit_bias: bool,
+                seed: int = 21, prompts: list[str] | None = None,
+                repeat: int = 3) -> list[InferenceEvent]:
+    """Distribution harvesting with no chain-of-thought marker: every prompt re-sent over
+    temperature / n settings with ``max_tokens=1`` and logprobs (and ``logit_bias``), at an
+    irregular, human-looking pace (no automation evidence either)."""
+    r = random.Random(seed)
+    base = prompts or [f"Continue the text: {p}" for p in chat_prompts(r, n // 3 + 1)]
+    texts = [p for p in base for _ in range(repeat)][:n]
+    times = poisson_times(len(texts), r, T0, mean_s=8.0)
+    temps, ns = (0.0, 0.5, 1.0, 1.5), (1, 2, 4, 8)
+    return [
+        event(i, ts, customer_id=customer_id, prompt=p, endpoint="/v1/completions",
+              max_tokens=1, output_tokens=1, input_tokens=40, logprobs=True,
+              top_logprobs=r.randint(5, 20), temperature=temps[i % 4], n=ns[(i // 4) % 4],
+              logit_bias_count=r.randint(1, 50) if logit_bias else None, account=account)
+        for i, (p, ts) in enumerate(zip(texts, times, strict=True))
+    ]
+
+
+def peak(customer_id: str, events: list[InferenceEvent]) -> tuple[str, float]:
+    result = replay(events)
+    alerts = [a for a in result.alerts if a["customer_id"] == customer_id]
+    return max_severity(alerts), result.engine.customers[customer_id].risk
+
+
+@pytest.mark.parametrize("logit_bias", [True, False], ids=["logit_bias", "max_tokens_1_sweep"])
+def test_blatant_logprob_harvest_from_a_young_account_alerts_without_cot(logit_bias: bool
+                                                                         ) -> None:
+    events = probe_sweep(150, customer_id="young", account=YOUNG, logit_bias=logit_bias)
+    assert not any("step by step" in (e.prompt or "") for e in events)
+    severity, _ = peak("young", events)
+    assert rank(severity) >= rank("medium"), severity
+    result = replay(events)
+    alert = next(a for a in result.alerts if a["customer_id"] == "young")
+    assert "logprob_harvest" in alert["tactics"]
+    assert all(r["contribution"] != 0 for r in alert["reasons"])
+
+
+def test_the_same_sweep_from_an_established_contracted_account_is_lower_and_quiet() -> None:
+    young_sev, young_risk = peak("x", probe_sweep(150, customer_id="x", account=YOUNG,
+                                                  logit_bias=True))
+    sev, risk = peak("x", probe_sweep(150, customer_id="x", account=CONTRACTED,
+                                      logit_bias=True))
+    assert risk < young_risk
+    assert rank(sev) < rank("medium") <= rank(young_sev)
+
+
+def test_an_eval_harness_rerunning_a_benchmark_is_not_flagged_and_reruns_lower_risk() -> None:
+    r = random.Random(5)
+    items = [f"Question: {p}\nAnswer:" for p in chat_prompts(r, 120)]
+    # A contracted eval vendor scores a multiple-choice benchmark with logprobs, twice.
+    harness = probe_sweep(240, customer_id="harness", account=CONTRACTED, logit_bias=False,
+                          prompts=items * 2, repeat=1)
+    first = replay(harness[:120]).engine.customers["harness"]
+    result = replay(harness)
+    st = result.engine.customers["harness"]
+    assert st.signals["rerun_rate"] >= SIGNAL_BY_NAME["rerun_rate"].hi
+    assert not [a for a in result.alerts if rank(a["severity"]) >= rank("medium")]
+    # The re-run is an innocent explanation: it lowers the risk of the same usage pattern.
+    assert st.risk < first.risk or st.risk < 0.05
+    no_rerun = dict(st.signals, rerun_rate=0.0)
+    assert score(no_rerun, {})[0] > score(st.signals, {})[0]
+
+
+# --- analyst feedback teaches a shared, bounded correction ------------------------------------
+
+
+def _two_customers() -> Engine:
+    eng = Engine()
+    run_engine(probe_sweep(150, customer_id="a", account=YOUNG, logit_bias=True), engine=eng,
+               finish=False)
+    run_engine(escalating_events(customer_id="b", start=eng.watermark_ms + SECOND),
+               engine=eng, finish=False)
+    return eng
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+@pytest.mark.parametrize("verdict", ["false_positive", "confirmed"])
+def test_one_verdict_moves_another_customers_log_odds_by_at_most_the_bound(verdict: str
+                                                                           ) -> None:
+    eng = _two_customers()
+    b = eng.customers["b"].signals
+    before = score(b, {}, learnt=dict(eng.population.learnt.offsets))[0]
+    eng.feedback(Feedback("a", verdict, eng.watermark_ms))
+    after = score(b, {}, learnt=eng.population.learnt.offsets)[0]
+    assert eng.population.learnt.verdicts == 1
+    assert eng.population.learnt.offsets, "the verdict taught the shared model"
+    assert abs(_logit(after) - _logit(before)) <= MAX_VERDICT_SHIFT + 1e-9
+    a = eng.customers["a"].signals
+    a_now = score(a, {}, learnt=eng.population.learnt.offsets)[0]
+    a_then = score(a, {})[0]
+    assert (a_now > a_then) if verdict == "confirmed" else (a_now < a_then)
+
+
+def test_a_repeated_verdict_on_the_same_episode_teaches_once() -> None:
+    eng = _two_customers()
+    for _ in range(5):
+        eng.feedback(Feedback("a", "confirmed", eng.watermark_ms))
+    assert eng.population.learnt.verdicts == 1
+
+
+def test_many_verdicts_stay_within_the_offset_cap_and_keep_signs() -> None:
+    lo = LearntOffsets()
+    evidence = {s.name: 1.0 for s in SIGNALS}
+    for i in range(200):
+        lo.learn_one(evidence, confirmed=i % 3 == 0, predicted=0.5)
+    for name, off in lo.offsets.items():
+        assert abs(off) <= MAX_OFFSET + 1e-12
+        spec = SIGNAL_BY_NAME[name]
+        assert (spec.weight + off) * RAMP_BY_NAME[name].sign >= -1e-12
+
+
+def test_verdicts_are_learnt_only_through_feedback() -> None:
+    eng = _two_customers()
+    assert eng.population.learnt.verdicts == 0 and not eng.population.learnt.offsets
+    eng.feedback(Feedback("a", "allowlisted", eng.watermark_ms))
+    assert eng.population.learnt.verdicts == 0

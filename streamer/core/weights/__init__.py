@@ -1,0 +1,1 @@
+"""Fitted detector weights shipped as package data (written by ``streamer calibrate``)."""
