@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 return
             secs = 5 if quick else 25
             spy.append(hotspots.record(pid, out / "worker-flamegraph.svg", secs, "flamegraph"))
-            spy.append(hotspots.record(pid, work / "worker-stacks.txt", secs, "raw"))
+            spy.append(hotspots.record(pid, out / "worker-stacks.txt", secs, "raw"))
 
         w = _section(result, "streamer worker", lambda: broker.worker_throughput(
             bootstrap, records[:n_worker], work, timeout_s=timeout, profile=profile))
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for proc in spy:
                 if proc is not None:
                     proc.wait(120)
-            stacks = work / "worker-stacks.txt"
+            stacks = out / "worker-stacks.txt"
             if stacks.exists():
                 result["hotspots"] = hotspots.summarise(stacks)
             elif not args.no_py_spy:
