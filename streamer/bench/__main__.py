@@ -89,26 +89,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         spy: list[Any] = []
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
+        for stale in ("worker-flamegraph.svg", "worker-stacks.txt"):
+            (out / stale).unlink(missing_ok=True)
 
         def profile(pid: int) -> None:
+            """py-spy on the worker of the 90 % latency run: under load, and without taking
+            CPU from the throughput runs."""
             if args.no_py_spy:
                 return
-            secs = 5 if quick else 25
+            secs = 4 if quick else 18
             spy.append(hotspots.record(pid, out / "worker-flamegraph.svg", secs, "flamegraph"))
             spy.append(hotspots.record(pid, out / "worker-stacks.txt", secs, "raw"))
 
         w = _section(result, "streamer worker", lambda: broker.worker_throughput(
-            bootstrap, records[:n_worker], work, timeout_s=timeout, profile=profile))
+            bootstrap, records[:n_worker], work, timeout_s=timeout))
         if w:
             result["worker"] = {k: v for k, v in w.items() if not k.startswith("_")}
-            for proc in spy:
-                if proc is not None:
-                    proc.wait(120)
-            stacks = out / "worker-stacks.txt"
-            if stacks.exists():
-                result["hotspots"] = hotspots.summarise(stacks)
-            elif not args.no_py_spy:
-                result["hotspots"] = {"skipped": "py-spy not installed or not permitted"}
             more = records[n_worker: n_worker + (500 if quick else 5_000)]
             result["recovery"] = _section(result, "recovery after kill -9",
                                           lambda: broker.recovery(bootstrap, w, more, work))
@@ -119,12 +115,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 rate = max(10.0, fraction * max_rate)
                 count = min(n, int(rate * (4 if quick else 20)))
 
-                def paced(r: float = rate, c: int = count) -> dict[str, Any]:
-                    return broker.latency(bootstrap, records[:c], ids[:c], r, work)
+                def paced(r: float = rate, c: int = count, f: float = fraction
+                          ) -> dict[str, Any]:
+                    return broker.latency(bootstrap, records[:c], ids[:c], r, work,
+                                          profile if f == 0.9 else None)
 
                 one = _section(result, f"latency at {fraction:.0%}", paced)
                 if one:
                     lat.append({"load": fraction, **one})
+            for proc in spy:
+                if proc is not None:
+                    proc.wait(120)
+            stacks = out / "worker-stacks.txt"
+            if stacks.exists():
+                result["hotspots"] = hotspots.summarise(stacks)
+            elif not args.no_py_spy:
+                result["hotspots"] = {"skipped": "py-spy not installed or not permitted"}
             result["latency"] = lat
         two = _section(result, "two workers", lambda: broker.worker_throughput(
             bootstrap, records[:n_worker], work, n_workers=2, timeout_s=timeout))

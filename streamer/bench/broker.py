@@ -295,14 +295,18 @@ def _ms(text: str) -> float:
 
 
 def latency(bootstrap: str, records: Records, ids: Sequence[bytes], rate: float,
-            work: Path) -> dict[str, Any]:
-    """Paced producer at ``rate`` events/s into a running worker: event -> alert latency."""
+            work: Path, profile: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Paced producer at ``rate`` events/s into a running worker: event -> alert latency.
+
+    ``profile(pid)`` is called once the worker consumes (the bench starts py-spy there)."""
     from kafka import KafkaConsumer
 
     prefix = fresh("latency")
     env = worker_env(prefix)
     create_topic(bootstrap, env["STREAMER_INPUT_TOPIC"])
     w = start_worker(bootstrap, env, work / prefix)
+    if profile is not None and w.proc is not None:
+        profile(w.proc.pid)
     stamp: dict[bytes, float] = {}
     try:
         took = produce(bootstrap, env["STREAMER_INPUT_TOPIC"], records, rate=rate, stamp=stamp,
