@@ -53,8 +53,13 @@ typecheck: $(STAMP) ## mypy --strict on the package
 eval: $(STAMP) ## evaluate every shipped scenario offline; writes reports/
 	$(BIN)/streamer evaluate --all --out reports --readme README.md
 
-bench: $(STAMP) ## throughput and state-size benchmark of the core
-	$(BIN)/python -m streamer.bench
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) ## on the real broker: ceilings, worker, Quix peer, offline core, latency, state, recovery; README table
+	$(BIN)/python -m streamer.bench --readme README.md $(BENCH_ARGS)
 
 clean: ## remove the virtualenv and local broker data
 	-$(BIN)/streamer kafka down

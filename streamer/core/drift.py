@@ -38,6 +38,12 @@ MIN_WINDOWS = 6
 #: every tiny change into an infinite z-score.
 STD_FLOOR: dict[str, float] = {"requests_per_hour": 5.0, "mean_log_output": 0.3,
                                "topic_entropy": 0.3}
+#: (signal, std floor, scored on log1p) in scoring order; the request rate is compared on a
+#: log scale with a floor of 0.5.
+_SCORED: tuple[tuple[str, float, bool], ...] = tuple(
+    (name, 0.5, True) if name == "requests_per_hour" else (name, STD_FLOOR.get(name, 0.1), False)
+    for name in DRIFT_SIGNALS
+)
 
 
 @dataclass(slots=True)
@@ -64,15 +70,15 @@ class CustomerDrift:
         if self.windows < MIN_WINDOWS:
             return (0.0, "")
         best, best_name = 0.0, ""
-        for name in DRIFT_SIGNALS:
-            if name not in signals or name not in self.means or name not in self.variances:
+        means, variances = self.means, self.variances
+        for name, floor, log_scaled in _SCORED:
+            value = signals.get(name)
+            if value is None or name not in means or name not in variances:
                 continue
-            value = signals[name]
-            floor = STD_FLOOR.get(name, 0.1)
-            if name == "requests_per_hour":
-                value, floor = math.log1p(max(0.0, value)), 0.5
-            std = max(floor, math.sqrt(max(0.0, self.variances[name].get())))
-            z = (value - self.means[name].get()) / std
+            if log_scaled:
+                value = math.log1p(max(0.0, value))
+            std = max(floor, math.sqrt(max(0.0, variances[name].get())))
+            z = (value - means[name].get()) / std
             if z > best:
                 best, best_name = z, name
         return (best, best_name)

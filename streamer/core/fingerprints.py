@@ -7,6 +7,13 @@ A prompt's raw text is reduced in memory to a few integers and then dropped:
 * :func:`template_signatures` — hashes of the prompt's first and last few words with digits
   masked. Extraction tooling wraps many different questions in one wrapper ("Solve step by step:
   …"), so the wrapper repeats while the content does not.
+* :func:`prompt_fingerprint` — both at once from a single tokenisation (what the profile uses).
+
+Speed (see ``make bench``), with the same values as the straightforward definitions: the text is
+tokenised once, as bytes (``bytes.translate`` + ``split``: the tokens of the documented regex);
+a word's feature hash (two CRC-32s of its bytes) and the CRC state after "word " come from a
+bounded cache, so a bigram costs two C calls over its second word only; the bit votes are
+counted with numpy per prompt.
 
 >>> a = simhash64("What is the capital of France? Answer briefly.")
 >>> b = simhash64("What is the capital of France? Answer briefly please.")
@@ -17,6 +24,10 @@ True
 >>> p2 = template_signatures("Solve step by step, showing all work: a train leaves at 9am")
 >>> p1[0] == p2[0], p1[1] == p2[1]
 (True, False)
+>>> prompt_fingerprint("Solve step by step, showing all work: what is 17 * 23?")[1:] == p1
+True
+>>> words("Question 17: isn't 3.5 > 2?")
+['question', '0', "isn't", '0', '0', '0']
 """
 
 from __future__ import annotations
@@ -24,7 +35,6 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
-from itertools import pairwise
 
 import numpy as np
 
@@ -32,6 +42,23 @@ _WORD = re.compile(r"[a-z0-9']+")
 _DIGITS = re.compile(r"\d+")
 _MASK64 = (1 << 64) - 1
 TEMPLATE_WORDS = 5
+WORD_LIMIT = 96
+#: Cap of the word -> hash cache (it is cleared when full; ``token_cache_stats`` reports it).
+TOKEN_CACHE_MAX = 1 << 17
+
+# Bytes that belong to a word ([a-z0-9'] of the lower-cased text) map to themselves, digits to
+# "0", everything else (including every byte of a non-ASCII character) to a space.
+_TABLE = bytearray(b" " * 256)
+for _c in b"abcdefghijklmnopqrstuvwxyz'":
+    _TABLE[_c] = _c
+for _c in b"0123456789":
+    _TABLE[_c] = ord("0")
+_WORD_BYTES = bytes(_TABLE)
+
+_token_cache: dict[bytes, tuple[int, int, int]] = {}
+_cache_resets = 0
+_SEED = 0x9E3779B9
+_crc32 = zlib.crc32
 
 
 def stable_hash64(text: str) -> int:
@@ -39,26 +66,67 @@ def stable_hash64(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
 
 
-def words(text: str, limit: int = 96) -> list[str]:
-    """Lower-cased word tokens with digits masked: the first ``limit`` of them."""
-    return _WORD.findall(_DIGITS.sub("0", text[: limit * 12].lower()))[:limit]
+def _stable_hash64_bytes(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
 
 
-def _feature_hash64(feature: str) -> int:
-    data = feature.encode("utf-8")
-    return (zlib.crc32(data) << 32) | zlib.crc32(data, 0x9E3779B9)
+def word_bytes(text: str, limit: int = WORD_LIMIT) -> list[bytes]:
+    """The tokens of :func:`words` as ASCII bytes (the fast path every fingerprint uses)."""
+    low = text[: limit * 12].lower()
+    if not low.isascii():
+        # Unicode digits become "0" like ASCII ones; every other non-ASCII byte separates words.
+        low = _DIGITS.sub("0", low)
+    data = low.encode("utf-8").translate(_WORD_BYTES)
+    while b"00" in data:  # a run of digits is one "0", as ``\d+ -> 0`` does
+        data = data.replace(b"00", b"0")
+    return data.split()[:limit]
+
+
+def words(text: str, limit: int = WORD_LIMIT) -> list[str]:
+    """Lower-cased word tokens ``[a-z0-9']+`` with digit runs masked to ``0``: the first ``limit``.
+
+    >>> text = "Ünïcode ١٢٣ and ASCII 42"
+    >>> words(text) == _WORD.findall(_DIGITS.sub("0", text.lower()))
+    True
+    """
+    return [t.decode("ascii") for t in word_bytes(text, limit)]
+
+
+def _word_entry(token: bytes) -> tuple[int, int, int]:
+    """(feature hash of the word, CRC states after ``word + " "`` for both halves)."""
+    global _cache_resets
+    if len(_token_cache) >= TOKEN_CACHE_MAX:
+        _token_cache.clear()
+        _cache_resets += 1
+    hi, lo = _crc32(token), _crc32(token, _SEED)
+    entry = _token_cache[token] = ((hi << 32) | lo, _crc32(b" ", hi), _crc32(b" ", lo))
+    return entry
+
+
+def token_cache_stats() -> dict[str, int]:
+    """Size, cap and number of resets of the word-hash cache (a metric of bounded state)."""
+    return {"size": len(_token_cache), "cap": TOKEN_CACHE_MAX, "resets": _cache_resets}
+
+
+def _simhash_of(tokens: list[bytes]) -> int:
+    if not tokens:
+        return 0
+    get = _token_cache.get
+    entries = [get(t) or _word_entry(t) for t in tokens]
+    # Feature hash of a word or bigram f: crc32(f) << 32 | crc32(f, seed). For a bigram
+    # "a b" the CRC of "a " is cached with the word a, so only b's bytes are hashed here.
+    feats = [e[0] for e in entries]
+    feats += [(_crc32(b, e[1]) << 32) | _crc32(b, e[2])
+              for e, b in zip(entries, tokens[1:])]  # noqa: B905 - one shorter on purpose
+    hashes = np.array(feats, dtype=np.uint64)
+    bits = np.unpackbits(hashes.view(np.uint8)).reshape(len(feats), 64)
+    votes = np.add.reduce(bits, axis=0, dtype=np.uint16) * 2 > len(feats)
+    return int.from_bytes(np.packbits(votes).tobytes(), "little")
 
 
 def simhash64(text: str) -> int:
     """64-bit SimHash of word uni- and bi-grams (Charikar 2002)."""
-    toks = words(text)
-    feats = toks + [a + " " + b for a, b in pairwise(toks)]
-    if not feats:
-        return 0
-    hashes = np.fromiter((_feature_hash64(f) for f in feats), dtype=np.uint64, count=len(feats))
-    bits = np.unpackbits(hashes.view(np.uint8)).reshape(len(feats), 64)
-    votes = bits.sum(axis=0) * 2 > len(feats)
-    return int.from_bytes(np.packbits(votes).tobytes(), "little")
+    return _simhash_of(word_bytes(text))
 
 
 def hamming(a: int, b: int) -> int:
@@ -74,8 +142,7 @@ def nearest_distance(h: int, others: list[int]) -> int:
     """
     if not others:
         return 64
-    arr = np.fromiter(others, dtype=np.uint64, count=len(others))
-    return int(np.bitwise_count(arr ^ np.uint64(h)).min())
+    return min(map(int.bit_count, map((h & _MASK64).__xor__, others)))
 
 
 class RotatingBloom:
@@ -129,14 +196,28 @@ class RotatingBloom:
         self.current, self.previous = bytearray(cur), bytearray(prev)
 
 
+def _signatures_of(tokens: list[bytes]) -> tuple[int, int]:
+    if len(tokens) < 2 * TEMPLATE_WORDS:
+        return (0, 0)
+    return (_stable_hash64_bytes(b"p:" + b" ".join(tokens[:TEMPLATE_WORDS])),
+            _stable_hash64_bytes(b"s:" + b" ".join(tokens[-TEMPLATE_WORDS:])))
+
+
+def _template_tokens(text: str, tokens: list[bytes] | None = None) -> list[bytes]:
+    if len(text) > 800:
+        return word_bytes(text[:400]) + word_bytes(text[-400:])
+    return tokens if tokens is not None else word_bytes(text)
+
+
 def template_signatures(text: str) -> tuple[int, int]:
     """(prefix signature, suffix signature): hashes of the first/last ``TEMPLATE_WORDS`` words.
 
     Prompts shorter than twice that have no separate wrapper; both signatures are then 0.
     """
-    toks = words(text[:400]) + words(text[-400:]) if len(text) > 800 else words(text)
-    if len(toks) < 2 * TEMPLATE_WORDS:
-        return (0, 0)
-    prefix = " ".join(toks[:TEMPLATE_WORDS])
-    suffix = " ".join(toks[-TEMPLATE_WORDS:])
-    return (stable_hash64("p:" + prefix), stable_hash64("s:" + suffix))
+    return _signatures_of(_template_tokens(text))
+
+
+def prompt_fingerprint(text: str) -> tuple[int, int, int]:
+    """``(simhash64(text), *template_signatures(text))`` from one tokenisation of ``text``."""
+    tokens = word_bytes(text)
+    return (_simhash_of(tokens), *_signatures_of(_template_tokens(text, tokens)))

@@ -1,6 +1,13 @@
 """Content markers of extraction tactics, computed from prompt text in memory.
 
 Patterns are written in lower case and matched against lower-cased text (faster than re.I).
+The Python regexes below are the definition. For speed, every pattern is also compiled into RE2
+sets (``google-re2``) that answer "which of these patterns occur?" in one pass over the text;
+the sets are exact translations for ASCII text (``\\b``, ``\\d``, ``\\s``, ``\\w`` spelled out as
+Python reads them on ASCII). Other text is first mapped to ASCII one character for one: no
+pattern has a non-ASCII literal, so all that matters about a non-ASCII character is whether
+Python's ``\\d``, ``\\s`` or ``\\w`` match it, and an ASCII stand-in with the same classes
+(``0``, ``\\x1c``, ``Z``, ``\\x01``) gives the same matches.
 
 Each marker is a yes/no per prompt; the profile keeps only how often they fire.
 
@@ -16,7 +23,11 @@ True
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+
+import re2
 
 _COT = re.compile(
     r"step[- ]by[- ]step|show (all )?(your )?(work|reasoning|steps)"
@@ -69,13 +80,102 @@ class PromptMarkers:
     topic: str
 
 
+_ASCII_CLASSES = {
+    # Inside a character class / outside one: what Python's escapes match on ASCII text.
+    "d": ("0-9", "[0-9]"),
+    "s": ("\\t\\n\\x0b\\f\\r\\x1c-\\x1f ", "[\\t\\n\\x0b\\f\\r\\x1c-\\x1f ]"),
+    "w": ("0-9A-Za-z_", "[0-9A-Za-z_]"),
+}
+
+
+def ascii_re2(pattern: str) -> str:
+    """An RE2 pattern that matches exactly where the Python ``pattern`` does on ASCII text.
+
+    RE2's ``\\b`` is ASCII already; ``\\d``/``\\s``/``\\w`` are spelled out (RE2's ``\\s`` lacks
+    ``\\x0b`` and ``\\x1c``-``\\x1f``, which Python's includes).
+
+    >>> ascii_re2(r"\\d+\\s*[\\w ,-]{0,4}\\b")
+    '[0-9]+[\\\\t\\\\n\\\\x0b\\\\f\\\\r\\\\x1c-\\\\x1f ]*[0-9A-Za-z_ ,-]{0,4}\\\\b'
+    """
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if nxt in _ASCII_CLASSES:
+                out.append(_ASCII_CLASSES[nxt][0 if in_class else 1])
+            else:
+                out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if c == "[" and not in_class:
+            in_class = True
+        elif c == "]" and in_class:
+            in_class = False
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _re2_set(patterns: Sequence[re.Pattern[str]]) -> re2.Set:
+    compiled = re2.Set.SearchSet()
+    for p in patterns:
+        compiled.Add(ascii_re2(p.pattern))
+    compiled.Compile()
+    return compiled
+
+
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+_STAND_IN_CACHE = 4096
+
+
+@lru_cache(maxsize=_STAND_IN_CACHE)
+def _stand_in(char: str) -> str:
+    if re.match(r"\d", char):
+        return "0"  # \d (and \w)
+    if re.match(r"\s", char):
+        return "\x1c"  # \s, not a literal space
+    if re.match(r"\w", char):
+        return "Z"  # \w; no pattern has an upper-case literal
+    return "\x01"  # none of them
+
+
+class _StandIns(dict[int, str]):
+    def __missing__(self, code: int) -> str:
+        return _stand_in(chr(code))
+
+
+_STAND_INS = _StandIns()
+
+
+def ascii_stand_in(lowered: str) -> str:
+    """``lowered`` with each non-ASCII character replaced by an ASCII one of the same regex class.
+
+    >>> ascii_stand_in("café ١٢ x\u00a0y —") == "cafZ 00 x" + chr(0x1C) + "y " + chr(1)
+    True
+    """
+    return _NON_ASCII_RUN.sub(lambda m: m.group().translate(_STAND_INS), lowered)
+
+
+_MARKER_PATTERNS = (_COT, _RUBRIC, _SELF_INSTRUCT)
+_TOPIC_NAMES = tuple(name for name, _ in _TOPIC_PATTERNS)
+_MARKER_SET = _re2_set(_MARKER_PATTERNS)
+_TOPIC_SET = _re2_set([p for _, p in _TOPIC_PATTERNS])
+_ALL_SET = _re2_set([*_MARKER_PATTERNS, *(p for _, p in _TOPIC_PATTERNS)])
+_N_MARKERS = len(_MARKER_PATTERNS)
+
+
+def _first_topic(hits: Sequence[int]) -> str:
+    return _TOPIC_NAMES[min(hits)] if hits else "general"
+
+
 def topic_of(text: str) -> str:
     """The first matching coarse topic of a prompt, or ``general``."""
     head = text[:600].lower()
-    for name, pattern in _TOPIC_PATTERNS:
-        if pattern.search(head):
-            return name
-    return "general"
+    if not head.isascii():
+        head = ascii_stand_in(head)
+    return _first_topic(_TOPIC_SET.Match(head) or ())
 
 
 def prompt_markers(text: str) -> PromptMarkers:
@@ -83,9 +183,12 @@ def prompt_markers(text: str) -> PromptMarkers:
     # Instructions wrap the content: they sit at the start or the end of a prompt, so long
     # prompts (RAG contexts, pasted documents) are searched at both ends only.
     edges = (text if len(text) <= 1600 else text[:1000] + "\n" + text[-600:]).lower()
-    return PromptMarkers(
-        cot=bool(_COT.search(edges)),
-        rubric=bool(_RUBRIC.search(edges)),
-        self_instruct=bool(_SELF_INSTRUCT.search(edges)),
-        topic=topic_of(text),
-    )
+    if not edges.isascii():
+        edges = ascii_stand_in(edges)
+    if len(text) <= 600:  # the topic's head is the whole text: one pass for everything
+        hits = _ALL_SET.Match(edges) or ()
+        topic = _first_topic([h - _N_MARKERS for h in hits if h >= _N_MARKERS])
+    else:
+        hits = _MARKER_SET.Match(edges) or ()
+        topic = topic_of(text)
+    return PromptMarkers(cot=0 in hits, rubric=1 in hits, self_instruct=2 in hits, topic=topic)

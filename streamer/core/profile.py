@@ -23,12 +23,7 @@ import math
 from dataclasses import dataclass, field
 
 from streamer.core.events import InferenceEvent
-from streamer.core.fingerprints import (
-    RotatingBloom,
-    nearest_distance,
-    simhash64,
-    template_signatures,
-)
+from streamer.core.fingerprints import RotatingBloom, nearest_distance, prompt_fingerprint
 from streamer.core.markers import TOPICS, prompt_markers
 
 #: Per-event indicators whose exponentially weighted rate the profile keeps.
@@ -54,7 +49,14 @@ INDICATORS: tuple[str, ...] = (
     "rerun",  # not among the recent prompts but seen long ago: a benchmark being re-run
 )
 _IDX = {name: i for i, name in enumerate(INDICATORS)}
+_N_INDICATORS = len(INDICATORS)
+(_TEMPLATED, _NOVEL, _HARVEST, _COT, _RUBRIC, _RUBRIC_RATIONALE, _SELF_INSTRUCT, _LOGPROB_PROBE,
+ _LOGIT_BIAS, _MULTI_SAMPLE, _SATURATED, _TOOL_USE, _LOG_OUTPUT, _LOG_INPUT, _REASONING_SHARE,
+ _NEW_MODEL, _HAS_TEXT, _ERROR, _RERUN) = range(_N_INDICATORS)
+_TOPIC_INDEX = {name: i for i, name in enumerate(TOPICS)}
+_OK_STATUSES = frozenset({"ok", "success"})
 ALPHA = 1.0 / 24.0  # EW memory of about 24 events
+_DECAY = 1.0 - ALPHA
 RECENT_PROMPTS = 48
 MAX_TEMPLATES = 24
 MAX_SETTINGS = 12
@@ -100,61 +102,73 @@ class CustomerProfile:
 
     def learn_one(self, event: InferenceEvent, model_age_ms: int | None) -> dict[str, float]:
         """Fold one event in; return its indicator values (for window aggregation)."""
-        x = dict.fromkeys(INDICATORS, 0.0)
+        x = [0.0] * _N_INDICATORS
         sim: int | None = event.prompt_simhash
-        if event.prompt:
-            sim = simhash64(event.prompt)
-            marks = prompt_markers(event.prompt)
-            x["cot"] = float(marks.cot)
-            x["rubric"] = float(marks.rubric)
-            x["rubric_rationale"] = float(marks.rubric and event.output_tokens >= 150)
-            x["self_instruct"] = float(marks.self_instruct)
-            self._decay_topics()
-            self.topics[TOPICS.index(marks.topic)] += 1.0
-            pre, suf = template_signatures(event.prompt)
+        prompt = event.prompt
+        if prompt:
+            sim, pre, suf = prompt_fingerprint(prompt)
+            marks = prompt_markers(prompt)
+            if marks.cot:
+                x[_COT] = 1.0
+            if marks.rubric:
+                x[_RUBRIC] = 1.0
+                if event.output_tokens >= 150:
+                    x[_RUBRIC_RATIONALE] = 1.0
+            if marks.self_instruct:
+                x[_SELF_INSTRUCT] = 1.0
+            topics = self.topics
+            for i in range(len(topics)):
+                topics[i] *= _DECAY
+            topics[_TOPIC_INDEX[marks.topic]] += 1.0
             if pre:
                 seen = max(_bump(self.templates, pre, MAX_TEMPLATES),
                            _bump(self.templates, suf, MAX_TEMPLATES))
-                x["templated"] = float(seen >= 1.0)
+                if seen >= 1.0:
+                    x[_TEMPLATED] = 1.0
         if sim is not None:
-            x["has_text"] = 1.0
-            x["novel"] = float(nearest_distance(sim, self.recent) > NEAR_DUPLICATE_BITS)
-            x["rerun"] = float(bool(x["novel"]) and sim in self.seen_long)
+            x[_HAS_TEXT] = 1.0
+            recent = self.recent
+            if nearest_distance(sim, recent) > NEAR_DUPLICATE_BITS:
+                x[_NOVEL] = 1.0
+                if sim in self.seen_long:
+                    x[_RERUN] = 1.0
             self.seen_long.add(sim)
-            self.recent.append(sim)
-            if len(self.recent) > RECENT_PROMPTS:
-                del self.recent[0]
-        x["harvest"] = x["templated"] * x["novel"]
-        small = (event.max_tokens is not None and event.max_tokens <= 5) or event.output_tokens <= 3
-        x["logprob_probe"] = float(bool(event.logprobs) and small)
-        x["logit_bias"] = float((event.logit_bias_count or 0) > 0)
-        x["multi_sample"] = float((event.n or 1) > 1)
-        x["saturated"] = float(
-            event.max_tokens is not None and event.max_tokens >= 256
-            and event.output_tokens >= 0.9 * event.max_tokens
-        )
-        x["tool_use"] = float((event.tool_count or 0) > 0)
-        x["log_output"] = math.log1p(event.output_tokens)
-        x["log_input"] = math.log1p(event.input_tokens)
+            recent.append(sim)
+            if len(recent) > RECENT_PROMPTS:
+                del recent[0]
+        x[_HARVEST] = x[_TEMPLATED] * x[_NOVEL]
+        max_tokens = event.max_tokens
+        output_tokens = event.output_tokens
+        if event.logprobs and ((max_tokens is not None and max_tokens <= 5)
+                               or output_tokens <= 3):
+            x[_LOGPROB_PROBE] = 1.0
+        if (event.logit_bias_count or 0) > 0:
+            x[_LOGIT_BIAS] = 1.0
+        if (event.n or 1) > 1:
+            x[_MULTI_SAMPLE] = 1.0
+        if max_tokens is not None and max_tokens >= 256 and output_tokens >= 0.9 * max_tokens:
+            x[_SATURATED] = 1.0
+        if (event.tool_count or 0) > 0:
+            x[_TOOL_USE] = 1.0
+        x[_LOG_OUTPUT] = math.log1p(output_tokens)
+        x[_LOG_INPUT] = math.log1p(event.input_tokens)
         if event.reasoning_tokens:
-            x["reasoning_share"] = min(1.0, event.reasoning_tokens / max(1, event.output_tokens))
-        x["new_model"] = float(model_age_ms is not None and model_age_ms < NEW_MODEL_MS)
-        x["error"] = float(event.status is not None and event.status not in {"ok", "success"})
+            x[_REASONING_SHARE] = min(1.0, event.reasoning_tokens / max(1, output_tokens))
+        if model_age_ms is not None and model_age_ms < NEW_MODEL_MS:
+            x[_NEW_MODEL] = 1.0
+        if event.status is not None and event.status not in _OK_STATUSES:
+            x[_ERROR] = 1.0
         setting = f"{event.temperature}|{event.top_p}|{event.n}|{event.top_logprobs}"
-        for k in self.settings:
-            self.settings[k] *= 1.0 - ALPHA
-        _bump(self.settings, setting, MAX_SETTINGS)
+        settings = self.settings
+        for k in settings:
+            settings[k] *= _DECAY
+        _bump(settings, setting, MAX_SETTINGS)
 
-        self.weight = self.weight * (1.0 - ALPHA) + 1.0
-        for i, name in enumerate(INDICATORS):
-            self.sums[i] = self.sums[i] * (1.0 - ALPHA) + x[name]
+        self.weight = self.weight * _DECAY + 1.0
+        self.sums = [total * _DECAY + value for total, value in zip(self.sums, x, strict=True)]
         self._learn_timing(event.ts_ms)
         self.n += 1
-        return x
-
-    def _decay_topics(self) -> None:
-        for i in range(len(self.topics)):
-            self.topics[i] *= 1.0 - ALPHA
+        return dict(zip(INDICATORS, x, strict=True))
 
     def _learn_timing(self, ts_ms: int) -> None:
         if self.n == 0:
@@ -188,8 +202,9 @@ class CustomerProfile:
 
     def active_hours_last_day(self) -> int:
         """Distinct clock hours with traffic among the last 24 hours."""
-        now_hour = self.last_ts_ms // HOUR_MS
-        return sum(1 for h in self.hour_last_seen if h >= 0 and now_hour - h < 24)
+        # h >= 0 and now_hour - h < 24, i.e. h > max(-1, now_hour - 24)
+        floor = max(-1, self.last_ts_ms // HOUR_MS - 24)
+        return len([h for h in self.hour_last_seen if h > floor])
 
     def observed_hours(self) -> float:
         return (self.last_ts_ms - self.first_ts_ms) / HOUR_MS

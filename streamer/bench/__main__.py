@@ -1,0 +1,187 @@
+"""``python -m streamer.bench`` (see :mod:`streamer.bench`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from streamer.bench import broker, hotspots, report
+from streamer.bench.core import encoded_events, offline_core, scenario_events, state_per_customer
+from streamer.shell.topics import delete_topics
+
+console = Console()
+
+
+def _section(result: dict[str, Any], name: str, fn: Callable[[], Any]) -> Any:
+    """Run one part; a failure is recorded (and fails the run at the end), not fatal now."""
+    t0 = time.perf_counter()
+    console.print(f"[bold]bench:[/bold] {name} …")
+    try:
+        value = fn()
+    except Exception as exc:  # reported in the results and the exit code
+        console.print(f"[red]bench: {name} failed: {exc!r}[/red]")
+        result.setdefault("errors", {})[name] = "".join(traceback.format_exception(exc))[-2000:]
+        return None
+    console.print(f"  done in {time.perf_counter() - t0:.1f} s")
+    return value
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    quick = args.quick
+    n = args.events or (3_000 if quick else 60_000)
+    n_worker = min(n, args.worker_events or (2_000 if quick else 30_000))
+    load = os.getloadavg()[0]
+    result: dict[str, Any] = {"quick": quick, "events": n, "scenario": args.scenario,
+                              "partitions": broker.PARTITIONS, "worker_events": n_worker,
+                              "machine": f"{os.cpu_count()} cores, load average {load:.1f} at "
+                                         "start"}
+    off = _section(result, "offline core",
+                   lambda: offline_core(args.offline_events or n, args.scenario))
+    if off:
+        engine = off.pop("_engine")
+        result["offline"] = off
+        result["mean_event_bytes"] = off["mean_event_bytes"]
+        counts = (1_000, 5_000) if quick else (10_000, 100_000)
+        result["state"] = _section(result, "state per customer",
+                                   lambda: state_per_customer(engine, counts))
+        del engine
+    if args.offline_only:
+        for key in ("raw", "faust_noop", "worker", "quix"):
+            result[key] = {"skipped": "--offline-only"}
+        return result
+
+    from streamer.settings import Settings
+    from streamer.shell.localkafka import wait_ready
+
+    bootstrap = args.bootstrap or Settings.from_env().bootstrap_servers
+    wait_ready(bootstrap, 60)
+    work = Path(tempfile.mkdtemp(prefix="streamer-bench-"))
+    records = encoded_events(n, args.scenario)
+    n = len(records)
+    n_worker = result["worker_events"] = min(n_worker, n)
+    ids = [str(e["event_id"]).encode() for e in scenario_events(args.scenario)[:n]]
+    timeout = 120 if quick else 400
+    try:
+        topic = broker.fresh("ceilings")
+        broker.create_topic(bootstrap, topic)
+        broker.produce(bootstrap, topic, records)
+        result["raw"] = _section(result, "raw aiokafka ceiling",
+                                 lambda: broker.raw_ceiling(bootstrap, topic, n))
+        result["faust_noop"] = _section(result, "no-op Faust agent", lambda: broker.run_child(
+            "streamer.bench.noop_faust", bootstrap, topic, n, work, timeout,
+            "worker", "-l", "warn"))
+        result["quix"] = _section(result, "Quix Streams peer", lambda: broker.run_child(
+            "streamer.bench.quix_app", bootstrap, topic, n_worker, work, timeout,
+            extra={"BENCH_ALERTS_TOPIC": broker.fresh("quix-alerts")}))
+        delete_topics(bootstrap, [topic])
+
+        spy: list[Any] = []
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        for stale in ("worker-flamegraph.svg", "worker-stacks.txt"):
+            (out / stale).unlink(missing_ok=True)
+
+        def profile(pid: int) -> None:
+            """py-spy on the worker of the profiled run (under load, measuring nothing else)."""
+            if args.no_py_spy:
+                return
+            secs = 4 if quick else 18
+            spy.append(hotspots.record(pid, out / "worker-flamegraph.svg", secs, "flamegraph"))
+            spy.append(hotspots.record(pid, out / "worker-stacks.txt", secs, "raw"))
+
+        w = _section(result, "streamer worker", lambda: broker.worker_throughput(
+            bootstrap, records[:n_worker], work, timeout_s=timeout))
+        if w:
+            result["worker"] = {k: v for k, v in w.items() if not k.startswith("_")}
+            more = records[n_worker: n_worker + (500 if quick else 5_000)]
+            result["recovery"] = _section(result, "recovery after kill -9",
+                                          lambda: broker.recovery(bootstrap, w, more, work))
+            broker.stop_all(w, bootstrap)
+            max_rate = float(result["worker"]["events_per_s"])
+            lat = []
+            for fraction in (0.5, 0.9):
+                rate = max(10.0, fraction * max_rate)
+                count = min(n, int(rate * (4 if quick else 20)))
+
+                def paced(r: float = rate, c: int = count) -> dict[str, Any]:
+                    return broker.latency(bootstrap, records[:c], ids[:c], r, work)
+
+                one = _section(result, f"latency at {fraction:.0%}", paced)
+                if one:
+                    lat.append({"load": fraction, **one})
+            # A separate paced run at 90 % with py-spy attached: the flamegraph comes from a
+            # worker under load, and no reported throughput or latency pays for the sampler.
+            rate = max(10.0, 0.9 * max_rate)
+            count = min(n, int(rate * (4 if quick else 20)))
+            result["profiled_run"] = _section(result, "py-spy of the worker at 90 %", lambda:
+                                              broker.latency(bootstrap, records[:count],
+                                                             ids[:count], rate, work, profile))
+            for proc in spy:
+                if proc is not None:
+                    proc.wait(120)
+            stacks = out / "worker-stacks.txt"
+            if stacks.exists():
+                result["hotspots"] = hotspots.summarise(stacks)
+            elif not args.no_py_spy:
+                result["hotspots"] = {"skipped": "py-spy not installed or not permitted"}
+            result["latency"] = lat
+        two = _section(result, "two workers", lambda: broker.worker_throughput(
+            bootstrap, records[:n_worker], work, n_workers=2, timeout_s=timeout))
+        if two:
+            result["two_workers"] = {k: v for k, v in two.items() if not k.startswith("_")}
+            broker.stop_all(two, bootstrap)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m streamer.bench",
+                                     description="streamer's benchmark (see streamer.bench)")
+    parser.add_argument("--quick", action="store_true", help="small stream: a smoke run")
+    parser.add_argument("--offline-only", action="store_true", help="no broker parts")
+    parser.add_argument("--events", type=int, default=0, help="stream length (default 60,000)")
+    parser.add_argument("--worker-events", type=int, default=0,
+                        help="events for the worker runs (default 30,000)")
+    parser.add_argument("--offline-events", type=int, default=0)
+    parser.add_argument("--scenario", default="day", help="simulator scenario of the stream")
+    parser.add_argument("--bootstrap", default="", help="default: KAFKA_BOOTSTRAP_SERVERS")
+    parser.add_argument("--out", default="reports/bench")
+    parser.add_argument("--readme", default="", help="splice the table into this README")
+    parser.add_argument("--no-py-spy", action="store_true")
+    args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the children (workers, peers) are stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    t0 = time.perf_counter()
+    result = run(args)
+    result["wall_s"] = time.perf_counter() - t0
+    out = Path(args.out)
+    paths = report.write(result, out)
+    if any(report._rate(result, k) for k, _ in report.CONSUMERS):
+        report.plot(result, out / "throughput.png")
+        paths.append(out / "throughput.png")
+    (out / "README.md").write_text(report.markdown(result) + "\n")
+    if args.readme:
+        report.splice_readme(Path(args.readme), report.markdown(result))
+    report.print_table(result, console)
+    console.print("written " + ", ".join(str(p) for p in paths))
+    if result.get("errors"):
+        console.print(f"[red]bench: {len(result['errors'])} part(s) failed: "
+                      f"{', '.join(result['errors'])}[/red]")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,331 @@
+"""The broker side of ``make bench``: produce, consume at the ceilings, run the real consumers.
+
+Every consumer reads the same pre-produced stream from a fresh 4-partition topic; its rate is
+measured from its first to its last observed progress (the worker's ``/stats``; the consumer
+group's committed offsets for the no-op Faust agent and the Quix peer), so start-up and
+rebalance time are left out and reported separately.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+from uuid import uuid4
+
+import orjson
+
+from streamer.bench.core import quantile, rss_bytes
+from streamer.errors import StreamerError
+from streamer.shell.localkafka import admin_client
+from streamer.shell.supervise import WorkerProcess, topic_env
+from streamer.shell.topics import delete_topics
+
+PARTITIONS = 4
+Records = Sequence[tuple[bytes, bytes]]
+
+
+def fresh(prefix: str) -> str:
+    return f"bench-{prefix}-{uuid4().hex[:8]}"
+
+
+def create_topic(bootstrap: str, name: str, partitions: int = PARTITIONS) -> None:
+    """Create one fresh topic (and nothing else) and wait for its partitions' leaders."""
+    from kafka.admin import NewTopic
+
+    with admin_client(bootstrap) as admin:
+        admin.create_topics([NewTopic(name, partitions, 1)])
+        admin.wait_for_topics([name], timeout_ms=30_000)
+
+
+def produce(bootstrap: str, topic: str, records: Records, rate: float | None = None,
+            stamp: dict[bytes, float] | None = None, ids: Sequence[bytes] = ()) -> float:
+    """Send ``records`` (key, value); at ``rate`` events/s if given. Returns the seconds taken.
+
+    With ``stamp`` and ``ids`` (one event id per record), the wall time each record was handed
+    to the producer is stored in ``stamp[id]`` (for event -> alert latency).
+    """
+    from aiokafka import AIOKafkaProducer
+
+    async def run() -> float:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
+                                    max_batch_size=1 << 20, acks=1)
+        await producer.start()
+        try:
+            t0 = time.perf_counter()
+            futures = []
+            step = max(1, int((rate or 1e9) / 100))  # paced in 10 ms slices
+            for i in range(0, len(records), step):
+                if rate:
+                    delay = t0 + i / rate - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                now = time.time()
+                for j in range(i, min(len(records), i + step)):
+                    key, value = records[j]
+                    if stamp is not None:
+                        stamp[ids[j]] = now
+                    futures.append(await producer.send(topic, value, key=key))
+                if len(futures) > 20_000:
+                    await asyncio.gather(*futures)
+                    futures.clear()
+            await asyncio.gather(*futures)
+            return time.perf_counter() - t0
+        finally:
+            await producer.stop()
+
+    return asyncio.run(run())
+
+
+def committed(admin: Any, group: str, topic: str) -> int:
+    """Sum of the group's committed offsets on ``topic`` (0 before its first commit)."""
+    if hasattr(admin, "list_group_offsets"):  # kafka-python 3
+        offsets = admin.list_group_offsets(group).get(group, {})
+    else:
+        offsets = admin.list_consumer_group_offsets(group)
+    return sum(max(0, om.offset) for tp, om in offsets.items() if tp.topic == topic)
+
+
+class Progress:
+    """Samples of (wall time, count) while a consumer works through ``total`` events."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.samples: list[tuple[float, int]] = []
+        self.started = time.perf_counter()
+
+    def watch(self, count: Callable[[], int | None], timeout_s: float,
+              alive: Callable[[], None] = lambda: None, every_s: float = 0.25) -> None:
+        deadline = time.perf_counter() + timeout_s
+        while time.perf_counter() < deadline:
+            alive()
+            try:
+                n = count()
+            except Exception:  # a poll that fails (broker busy) is retried
+                n = None
+            if n is not None:
+                self.samples.append((time.perf_counter(), n))
+                if n >= self.total:
+                    return
+            time.sleep(every_s)
+        raise StreamerError(f"consumer reached {self.samples[-1][1] if self.samples else 0} "
+                            f"of {self.total} events in {timeout_s:.0f}s")
+
+    def rate(self) -> dict[str, float]:
+        moving = [(t, n) for t, n in self.samples if n > 0]
+        if not moving:
+            return {"events_per_s": 0.0, "startup_s": 0.0}
+        (t0, n0), (t1, n1) = moving[0], moving[-1]
+        # From the first progress sample, counting what was done since then.
+        rate = (n1 - n0) / (t1 - t0) if t1 > t0 and n1 > n0 else 0.0
+        return {"events_per_s": rate, "startup_s": t0 - self.started,
+                "measured_events": n1 - n0, "measured_s": t1 - t0}
+
+
+def raw_ceiling(bootstrap: str, topic: str, total: int) -> dict[str, Any]:
+    """aiokafka consumer + orjson decode of every value: the client ceiling."""
+    from aiokafka import AIOKafkaConsumer
+
+    async def run() -> dict[str, Any]:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                    auto_offset_reset="earliest", enable_auto_commit=False,
+                                    fetch_max_bytes=64 << 20,
+                                    max_partition_fetch_bytes=16 << 20)
+        await consumer.start()
+        try:
+            n = 0
+            t0 = 0.0
+            c0 = time.process_time()
+            while n < total:
+                batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+                for records in batches.values():
+                    if not t0 and records:
+                        t0 = time.perf_counter()
+                    for r in records:
+                        orjson.loads(r.value)
+                    n += len(records)
+            wall = time.perf_counter() - t0
+            return {"events_per_s": total / wall, "measured_events": total, "measured_s": wall,
+                    "cpu_events_per_s": total / (time.process_time() - c0)}
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
+
+
+class Child:
+    """A bench consumer in a child process (its own session, log file, kill -9 able)."""
+
+    def __init__(self, module: str, env: dict[str, str], log: Path, *args: str) -> None:
+        self.log_path = log
+        self._log: IO[bytes] = open(log, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen([sys.executable, "-m", module, *args],
+                                     env={**os.environ, **env}, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    def alive(self) -> None:
+        if self.proc.poll() is not None:
+            tail = self.log_path.read_text(errors="replace").splitlines()[-30:]
+            raise StreamerError(f"{self.log_path.name} exited {self.proc.returncode}:\n"
+                                + "\n".join(tail))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log.close()
+
+
+def run_child(module: str, bootstrap: str, topic: str, total: int, work: Path,
+              timeout_s: float, *args: str, extra: dict[str, str] | None = None
+              ) -> dict[str, Any]:
+    """Run a bench consumer module on ``topic`` until its group committed ``total`` offsets."""
+    group = fresh(module.rsplit(".", 1)[-1])
+    data = work / group
+    data.mkdir(parents=True, exist_ok=True)
+    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "BENCH_APP_ID": group, "BENCH_TOPIC": topic,
+           "BENCH_DATA_DIR": str(data), **(extra or {})}
+    child = Child(module, env, work / f"{group}.log", *args)
+    progress = Progress(total)
+    try:
+        with admin_client(bootstrap, timeout_s=10) as admin:
+            progress.watch(lambda: committed(admin, group, topic), timeout_s, child.alive,
+                           every_s=0.5)
+        return {**progress.rate(), "rss_bytes": rss_bytes(child.proc.pid)}
+    finally:
+        child.stop()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+# --- the streamer worker --------------------------------------------------------------------
+
+def worker_env(prefix: str) -> dict[str, str]:
+    return {**topic_env(prefix), "STREAMER_PARTITIONS": str(PARTITIONS),
+            "STREAMER_LOG_LEVEL": "warning"}
+
+
+def start_worker(bootstrap: str, env: dict[str, str], data: Path, name: str = "w0"
+                 ) -> WorkerProcess:
+    w = WorkerProcess(bootstrap, env, data / name, log_path=data / f"{name}.log").start()
+    w.wait_consuming(120)
+    return w
+
+
+def processed(workers: Sequence[WorkerProcess]) -> int | None:
+    total = 0
+    for w in workers:
+        st = w.stats()
+        if st is None:
+            return None
+        total += int(st.get("events_processed", 0))
+    return total
+
+
+def worker_throughput(bootstrap: str, records: Records, work: Path, n_workers: int = 1,
+                      timeout_s: float = 300, profile: Callable[[int], None] | None = None
+                      ) -> dict[str, Any]:
+    """Pre-produce ``records``, start ``n_workers`` workers, time them through the stream."""
+    prefix = fresh(f"worker{n_workers}")
+    env = worker_env(prefix)
+    create_topic(bootstrap, env["STREAMER_INPUT_TOPIC"])
+    produce(bootstrap, env["STREAMER_INPUT_TOPIC"], records)
+    workers = [WorkerProcess(bootstrap, env, work / prefix / f"w{i}",
+                             log_path=work / f"{prefix}-w{i}.log").start()
+               for i in range(n_workers)]
+    try:
+        for w in workers:
+            w.wait_consuming(120)
+        if profile is not None:
+            assert workers[0].proc is not None
+            profile(workers[0].proc.pid)
+        progress = Progress(len(records))
+
+        def alive() -> None:
+            for w in workers:
+                w.check_alive()
+
+        progress.watch(lambda: processed(workers), timeout_s, alive)
+        rss = [rss_bytes(w.proc.pid) for w in workers if w.proc is not None]
+        return {**progress.rate(), "workers": n_workers, "rss_bytes": max(rss),
+                "customers": len({k for k, _ in records}), "_env": env, "_workers": workers}
+    except BaseException:
+        for w in workers:
+            w.kill()
+        raise
+
+
+def stop_all(result: dict[str, Any], bootstrap: str) -> None:
+    for w in result.pop("_workers", []):
+        w.stop()
+    env = result.pop("_env", {})
+    delete_topics(bootstrap, [v for k, v in env.items() if k.endswith("_TOPIC")])
+
+
+def recovery(bootstrap: str, result: dict[str, Any], records: Records, work: Path
+             ) -> dict[str, Any]:
+    """kill -9 the worker of ``result``, produce more, restart: seconds to first processed."""
+    env = result["_env"]
+    old: WorkerProcess = result["_workers"][0]
+    old.kill()
+    produce(bootstrap, env["STREAMER_INPUT_TOPIC"], records)
+    t0 = time.perf_counter()
+    w = WorkerProcess(bootstrap, env, old.data_dir, log_path=work / "recovered.log").start()
+    result["_workers"] = [w]
+    progress = Progress(1)
+    progress.watch(lambda: processed([w]), 180, w.check_alive, every_s=0.1)
+    first = time.perf_counter() - t0
+    Progress(len(records)).watch(lambda: processed([w]), 180, w.check_alive)
+    return {"kill9_to_first_processed_s": first,
+            "kill9_to_caught_up_s": time.perf_counter() - t0, "events_after_kill": len(records)}
+
+
+def _ms(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
+
+
+def latency(bootstrap: str, records: Records, ids: Sequence[bytes], rate: float,
+            work: Path, profile: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Paced producer at ``rate`` events/s into a running worker: event -> alert latency.
+
+    ``profile(pid)`` is called once the worker consumes (the bench starts py-spy there)."""
+    from kafka import KafkaConsumer
+
+    prefix = fresh("latency")
+    env = worker_env(prefix)
+    create_topic(bootstrap, env["STREAMER_INPUT_TOPIC"])
+    w = start_worker(bootstrap, env, work / prefix)
+    if profile is not None and w.proc is not None:
+        profile(w.proc.pid)
+    stamp: dict[bytes, float] = {}
+    try:
+        took = produce(bootstrap, env["STREAMER_INPUT_TOPIC"], records, rate=rate, stamp=stamp,
+                       ids=ids)
+        Progress(len(records)).watch(lambda: processed([w]), 120, w.check_alive)
+        consumer = KafkaConsumer(env["STREAMER_ALERTS_TOPIC"], bootstrap_servers=bootstrap,
+                                 auto_offset_reset="earliest", consumer_timeout_ms=3000,
+                                 group_id=None)
+        lat = []
+        for msg in consumer:
+            alert = orjson.loads(msg.value)
+            sent = stamp.get(str(alert.get("trigger_event_id", "")).encode())
+            if sent is not None and alert.get("emitted_at"):
+                lat.append(_ms(alert["emitted_at"]) - sent * 1000)
+        consumer.close()
+        return {"target_rate": rate, "achieved_rate": len(records) / took, "alerts": len(lat),
+                "p50_ms": quantile(lat, 0.5), "p99_ms": quantile(lat, 0.99),
+                "max_ms": max(lat, default=0.0), "rss_bytes": rss_bytes(w.proc.pid)
+                if w.proc else 0}
+    finally:
+        w.stop()
+        delete_topics(bootstrap, [v for k, v in env.items() if k.endswith("_TOPIC")])

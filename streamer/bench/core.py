@@ -1,0 +1,169 @@
+"""The offline core in the bench: throughput, per-step costs, state bytes and RSS per customer.
+
+Times are CPU seconds of this process (``time.process_time``), so a busy machine inflates them
+less than wall time; every figure is also reported as a ratio to a baseline measured in the same
+run (decode only).
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any
+
+import orjson
+
+from streamer.core import codec
+from streamer.core.customer import compute_signals
+from streamer.core.engine import Engine
+from streamer.core.events import InferenceEvent, decode_event
+from streamer.core.fingerprints import simhash64, template_signatures
+from streamer.core.markers import prompt_markers
+from streamer.core.profile import CustomerProfile
+from streamer.core.scoring import score
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (nearest rank) of ``values``; 0 for none.
+
+    >>> quantile([3, 1, 2, 4], 0.5), quantile([], 0.9)
+    (3, 0.0)
+    """
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@cache
+def scenario_events(scenario: str = "day", seed: int = 0) -> tuple[dict[str, Any], ...]:
+    """The simulator's event dicts of ``scenario`` (real-shaped: ~940 bytes of JSON each)."""
+    from streamer.sim import simulate
+
+    return tuple(simulate(scenario, seed).events())
+
+
+def encoded_events(limit: int, scenario: str = "day") -> list[tuple[bytes, bytes]]:
+    """(key, value) of the first ``limit`` events: customer id and compact JSON."""
+    return [(e["customer_id"].encode(), orjson.dumps(e)) for e in scenario_events(scenario)[:limit]]
+
+
+def rss_bytes(pid: int | str = "self") -> int:
+    """Resident set size of a process (Linux ``/proc``); 0 when unknown."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _cpu(fn: Callable[[], object]) -> float:
+    t0 = time.process_time()
+    fn()
+    return time.process_time() - t0
+
+
+def step_costs(events: Sequence[InferenceEvent], engine: Engine,
+               limit: int = 3000) -> dict[str, float]:
+    """CPU µs per event of the per-event steps, one at a time: the feature code on the first
+    ``limit`` events; signals, drift and score on the replayed customers' states."""
+    evs = list(events[:limit])
+    prompts = [e.prompt for e in evs if e.prompt]
+    n_text = max(1, len(prompts))
+    out = {
+        "simhash_us": _cpu(lambda: [simhash64(p) for p in prompts]) / n_text * 1e6,
+        "template_signatures_us": _cpu(lambda: [template_signatures(p) for p in prompts])
+        / n_text * 1e6,
+        "markers_and_topic_us": _cpu(lambda: [prompt_markers(p) for p in prompts]) / n_text * 1e6,
+    }
+    profiles: dict[str, CustomerProfile] = {}
+
+    def learn() -> None:
+        for e in evs:
+            p = profiles.get(e.customer_id)
+            if p is None:
+                p = profiles[e.customer_id] = CustomerProfile()
+            p.learn_one(e, None)
+
+    out["profile_learn_one_us"] = _cpu(learn) / len(evs) * 1e6
+    states = [s for s in engine.customers.values() if s.profile.n >= 8]
+    pop = engine.population
+    reps = max(1, len(evs) // max(1, len(states)))
+    calls = reps * max(1, len(states))
+    out["compute_signals_us"] = _cpu(
+        lambda: [compute_signals(s, pop) for _ in range(reps) for s in states]) / calls * 1e6
+    sigs = [(s, compute_signals(s, pop)) for s in states]
+    out["drift_score_us"] = _cpu(
+        lambda: [s.drift.score_one(x) for _ in range(reps) for s, x in sigs]) / calls * 1e6
+    out["score_us"] = _cpu(
+        lambda: [score(x, pop.baseline) for _ in range(reps) for _, x in sigs]) / calls * 1e6
+    return out
+
+
+def offline_core(limit: int, scenario: str = "day") -> dict[str, Any]:
+    """Replay ``limit`` real-shaped events through :class:`Engine`: events/s, per-step µs."""
+    raw = [v for _, v in encoded_events(limit, scenario)]
+    decode_s = _cpu(lambda: [decode_event(r) for r in raw])
+    events = [decode_event(r) for r in raw]
+    engine = Engine()
+    gc.collect()
+    t_wall = time.perf_counter()
+    t0 = time.process_time()
+    for ev in events:
+        engine.process(ev)
+    engine.finish()
+    replay_s = time.process_time() - t0
+    wall_s = time.perf_counter() - t_wall
+    n = len(events)
+    return {
+        "scenario": scenario,
+        "events": n,
+        "customers": len(engine.customers),
+        "mean_event_bytes": statistics.mean(len(r) for r in raw),
+        "decode_events_per_s": n / decode_s,
+        "events_per_s": n / replay_s,
+        "events_per_s_wall": n / wall_s,
+        "us_per_event": replay_s / n * 1e6,
+        "cost_vs_decode": replay_s / decode_s,
+        "steps_us": step_costs(events, engine),
+        "_engine": engine,
+    }
+
+
+def state_per_customer(engine: Engine, counts: Sequence[int]) -> dict[str, Any]:
+    """Encoded state bytes per customer (p50/p99), and this process's RSS per customer when
+    holding ``count`` decoded customer states (the replay's states, cycled)."""
+    blobs = [codec.encode(st) for st in engine.customers.values()]
+    sizes = [len(b) for b in blobs]
+    t0 = time.process_time()
+    for st in engine.customers.values():
+        codec.encode(st)
+    encode_us = (time.process_time() - t0) / len(blobs) * 1e6
+    out: dict[str, Any] = {
+        "customers_replayed": len(blobs),
+        "state_bytes_p50": quantile(sizes, 0.5),
+        "state_bytes_p99": quantile(sizes, 0.99),
+        "state_bytes_max": max(sizes),
+        "state_budget_bytes": 20_000,
+        "state_encode_us": encode_us,
+        "population_bytes": len(codec.encode(engine.population)),
+        "rss": {},
+    }
+    for count in counts:
+        gc.collect()
+        before = rss_bytes()
+        held = [codec.decode(blobs[i % len(blobs)]) for i in range(count)]
+        gc.collect()
+        after = rss_bytes()
+        out["rss"][str(count)] = {"customers": count, "rss_delta_bytes": after - before,
+                                  "rss_bytes_per_customer": (after - before) / count,
+                                  "encoded_bytes_total": sum(sizes[i % len(sizes)]
+                                                             for i in range(count))}
+        del held
+    return out

@@ -1,0 +1,38 @@
+"""A no-op Faust agent: ``take(500)`` + orjson decode, nothing else (the framework ceiling).
+
+Run by ``make bench`` as ``python -m streamer.bench.noop_faust worker``; configured by
+``BENCH_APP_ID``, ``BENCH_TOPIC``, ``BENCH_DATA_DIR``, ``KAFKA_BOOTSTRAP_SERVERS``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import faust
+import orjson
+
+app = faust.App(
+    os.environ.get("BENCH_APP_ID", "bench-noop"),
+    broker=f"kafka://{os.environ.get('KAFKA_BOOTSTRAP_SERVERS', '127.0.0.1:19092')}",
+    store="memory://",
+    datadir=os.environ.get("BENCH_DATA_DIR", ".local/bench-noop"),
+    topic_partitions=4,
+    key_serializer="raw",
+    value_serializer="raw",
+    consumer_auto_offset_reset="earliest",
+    broker_commit_interval=1.0,
+    web_enabled=False,
+)
+topic = app.topic(os.environ.get("BENCH_TOPIC", "bench-noop"), key_type=bytes, value_type=bytes)
+
+
+@app.agent(topic, name="noop")  # type: ignore[untyped-decorator]  # Faust is untyped
+async def noop(stream: Any) -> None:
+    async for batch in stream.take(500, within=1.0):
+        for value in batch:
+            orjson.loads(value)
+
+
+if __name__ == "__main__":
+    app.main()
