@@ -38,7 +38,7 @@ class Simulation:
         return len(self.records)
 
 
-def simulate(scenario: str | Scenario, seed: int = 0) -> Simulation:
+def simulate(scenario: str | Scenario, seed: int = 0, part: str | None = None) -> Simulation:
     """Generate ``scenario`` (a name, a path, or a loaded :class:`Scenario`) with ``seed``."""
     scn = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     bank = get_bank()
