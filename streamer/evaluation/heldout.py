@@ -294,6 +294,23 @@ def tactic_table(results: Iterable[EvalResult]) -> tuple[str, list[dict[str, Any
     return table, rows
 
 
+def curve_markdown(c: Curve) -> str:
+    """A curve as text: one line for a single series, a table (series x values) otherwise."""
+    series = sorted({p.series for p in c.points})
+    if len(series) <= 1:
+        return _curve_line(c)
+    xs = sorted({p.x for p in c.points})
+    cell = {(p.series, p.x): p for p in c.points}
+
+    def fmt(p: DetectionPoint | None) -> str:
+        if p is None:
+            return ""
+        q = "" if p.median_queries is None else f" ({p.median_queries:.0f} q)"
+        return f"{p.detected}/{p.campaigns}{q}"
+    return "\n\n" + markdown_table([c.xlabel.split(" (")[0], *(fmt_num(x) for x in xs)],
+                                   [[s, *(fmt(cell.get((s, x))) for x in xs)] for s in series])
+
+
 def _curve_line(c: Curve) -> str:
     parts = []
     for p in sorted(c.points, key=lambda p: (p.series, p.x)):
@@ -354,7 +371,7 @@ def write_heldout(run: HeldoutRun, out: Path) -> tuple[Path, str]:
 
     scenarios_md = markdown_table(SUMMARY_COLUMNS, scenario_rows)
     curve_md = "\n".join(f"- **{c.key}** ([`{c.key}.png`](reports/heldout/{c.key}.png)): "
-                         f"{_curve_line(c)}" for c in all_curves)
+                         f"{curve_markdown(c)}" for c in all_curves)
     weak_md = "n/a"
     if weakest:
         weak_md = (f"**{weakest['tactic']}**: "
@@ -375,7 +392,8 @@ def write_heldout(run: HeldoutRun, out: Path) -> tuple[Path, str]:
         "`streamer/evaluation/metrics.py`, `streamer/evaluation/heldout.py`.\n\n"
         f"{headline}\n\n{tactics_md}\n\n"
         f"Weakest tactic: {weak_md}.\n\n"
-        "Curves (x: detected/total, median queries to detect), drawn in "
+        "Curves (x: detected/total, median queries to detect in brackets or after a comma), "
+        "drawn in "
         "`reports/heldout/index.html`:\n\n"
         f"{curve_md}\n\n<details><summary>Every run</summary>\n\n{scenarios_md}\n\n</details>\n\n"
         f"Total wall time {run.wall_s:.0f} s (seed {run.seed})."

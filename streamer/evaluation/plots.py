@@ -295,10 +295,14 @@ def plot_detection_curves(
     for p in points:
         series[p.series].append(p)
     fig, ax = plt.subplots(figsize=(9, 5))
-    for name, pts in sorted(series.items()):
+    markers = "osD^v<>px*h"
+    for i, (name, pts) in enumerate(sorted(series.items())):
         pts = sorted(pts, key=lambda p: p.x)
-        ys = [p.account_recall if accounts else p.recall for p in pts]
-        (line,) = ax.plot([p.x for p in pts], ys, marker="o", ms=4, lw=1.4, label=name)
+        # Lines of several series often coincide at 0 or 1: dodge them a little vertically.
+        dodge = (i - (len(series) - 1) / 2) * 0.008 if len(series) > 1 else 0.0
+        ys = [(p.account_recall if accounts else p.recall) + dodge for p in pts]
+        (line,) = ax.plot([p.x for p in pts], ys, marker=markers[i % len(markers)], ms=4,
+                          lw=1.4, label=name)
         if len(series) <= 3:
             for p, y in zip(pts, ys, strict=True):
                 q = "-" if p.median_queries is None else f"{p.median_queries:.0f}q"

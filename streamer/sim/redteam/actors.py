@@ -169,18 +169,22 @@ def arrivals(r: np.random.Generator, start_ms: int, end_ms: int, rate_per_hour: 
     elif pacing in ("human", "bursty"):
         t = start_ms + float(r.uniform(0, min(span, mean_gap * 3)))
         per_session = r.uniform(4, 30) if pacing == "human" else r.uniform(40, 200)
+        per_session = min(per_session, max(1.0, expected / 4))  # several sessions a window
         think = (r.uniform(6_000, 60_000) if pacing == "human" else r.uniform(200, 2_000))
+        think = min(think, 0.5 * mean_gap)  # within a session faster than on average
+        sigma = 0.8 if pacing == "human" else 0.3
         while t < end_ms and len(out) < expected * 3 + 10:
             size = max(1, int(r.poisson(per_session)))
+            busy = 0.0
             for _ in range(size):
                 if t >= end_ms:
                     break
                 out.append(t)
-                t += float(r.lognormal(np.log(think), 0.8 if pacing == "human" else 0.3))
+                gap = float(r.lognormal(np.log(think) - sigma**2 / 2, sigma))  # mean = think
+                t += gap
+                busy += gap
             # a break long enough that the average comes out at rate_per_hour
-            busy = size * think
-            pause = max(think, size * mean_gap - busy)
-            t += float(r.exponential(pause))
+            t += float(r.exponential(max(think, size * mean_gap - busy)))
     else:
         raise ValueError(f"unknown pacing {pacing!r}")
     times = [int(x) for x in out if start_ms <= x < end_ms]

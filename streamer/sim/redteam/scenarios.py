@@ -131,8 +131,8 @@ def intensity(seed: int = 0, scale: float = 1.0) -> RedteamStream:
     plans = []
     for tactic in TACTICS:
         for rate in INTENSITY_RATES:
-            for rep in range(_n(1, scale)):
-                lo, hi = _window(r, ctx, 1.5)
+            for rep in range(_n(2, scale)):
+                lo, hi = _window(r, ctx, 1.0)
                 if tactic == "release_rush":
                     lo = max(lo, ctx.catalogue.release_ms)
                 plans.append(Plan(f"RI-{tactic}-{int(rate)}-{rep}", tactic, lo, hi, rate=rate,
