@@ -35,7 +35,7 @@ REDTEAM_SCENARIOS: tuple[str, ...] = ("rt-mix", "rt-intensity", "rt-mixing", "rt
 FIRST_SIM_SCENARIOS: tuple[str, ...] = ("smoke", "lookalikes", "hydra")
 TARGETS = {"recall": 0.95, "fpr": 0.005, "ttd_minutes": 10.0, "ttd_queries": 150.0}
 #: The MMD 2026 detector's published point: 59 % detection at a 5 % share, 1,500-query windows.
-MMD_REFERENCE = (5.0, 0.59, "MMD 2026: 59 % at 5 % share (1,500-query windows)")
+MMD_REFERENCE = (5.0, 0.59, "MMD 2026 (1,500-query windows)")
 
 
 @dataclass(slots=True)
@@ -159,7 +159,8 @@ def _tactic(c: dict[str, Any]) -> str:
 
 
 def _content(c: dict[str, Any]) -> str:
-    return str((c.get("params") or {}).get("content_tactic") or c.get("tactic"))
+    """The series of an evasion point: the tactic of a single account, ``hydra`` for hydras."""
+    return str(c.get("tactic"))
 
 
 def _sweep(which: str) -> Callable[[dict[str, Any]], tuple[str, float] | None]:
@@ -308,7 +309,8 @@ def curve_markdown(c: Curve) -> str:
         q = "" if p.median_queries is None else f" ({p.median_queries:.0f} q)"
         return f"{p.detected}/{p.campaigns}{q}"
     return "\n\n" + markdown_table([c.xlabel.split(" (")[0], *(fmt_num(x) for x in xs)],
-                                   [[s, *(fmt(cell.get((s, x))) for x in xs)] for s in series])
+                                   [[s, *(fmt(cell.get((s, x))) for x in xs)] for s in series]
+                                   ) + "\n"
 
 
 def _curve_line(c: Curve) -> str:
@@ -381,6 +383,13 @@ def write_heldout(run: HeldoutRun, out: Path) -> tuple[Path, str]:
             weak_md += (f"; curve [`weakest_tactic.png`](reports/heldout/weakest_tactic.png): "
                         f"{_curve_line(weak_curve)}")
     first = ", ".join(sorted({n for n, _ in run.first})) or "none"
+    fp: dict[str, list[int]] = {}
+    for r in run.redteam.values():
+        for arch, rate in r.metrics.fpr_by_archetype.items():
+            tot = fp.setdefault(arch, [0, 0])
+            tot[0] += rate.alerted
+            tot[1] += rate.total
+    fp_md = ", ".join(f"{a} {_pct(x, n)}" for a, (x, n) in sorted(fp.items()) if x) or "none"
     md = (
         "**Held-out** = traffic the detector was not tuned on: the red-team generator "
         "(`streamer/sim/redteam/`, written independently, prompts only from the held-out "
@@ -392,6 +401,7 @@ def write_heldout(run: HeldoutRun, out: Path) -> tuple[Path, str]:
         "`streamer/evaluation/metrics.py`, `streamer/evaluation/heldout.py`.\n\n"
         f"{headline}\n\n{tactics_md}\n\n"
         f"Weakest tactic: {weak_md}.\n\n"
+        f"Ordinary red-team customers flagged, by archetype: {fp_md}.\n\n"
         "Curves (x: detected/total, median queries to detect in brackets or after a comma), "
         "drawn in "
         "`reports/heldout/index.html`:\n\n"

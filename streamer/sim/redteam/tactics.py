@@ -274,11 +274,16 @@ def make_request(r: np.random.Generator, corp: Corpora, st: Style) -> Request:
     if tactic == "reasoning_trace":
         reasoning = model in ("nova-think",) or model.endswith("think")
         prompt = _wrap(r, st, tactic, q=item.text)
-        return _plain(st, model, prompt, _expected(item, 900.0, st),
+        more = 1.0 if prompt == item.text else float(r.uniform(1.5, 3.0))
+        return _plain(st, model, prompt, _expected(item, 900.0, st) * more,
                       float(r.uniform(0.4, 0.8)) if reasoning else 0.0)
     base = {"code_distill": 650.0, "persona_harvest": 450.0, "zh_instruct": 380.0}.get(tactic,
                                                                                       520.0)
-    return _plain(st, model, _wrap(r, st, tactic, q=item.text), _expected(item, base, st))
+    prompt = _wrap(r, st, tactic, q=item.text)
+    # A wrapper asking for more than the bare item (tests, detail, length) gets a longer answer
+    # than the corpus' reference answer.
+    more = 1.0 if prompt == item.text else float(r.uniform(1.5, 3.0))
+    return _plain(st, model, prompt, _expected(item, base, st) * more)
 
 
 def _plain(st: Style, model: str, prompt: str, expected: float,
