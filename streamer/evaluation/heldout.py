@@ -186,12 +186,15 @@ def curves(run: HeldoutRun) -> list[Curve]:
                          detection_points([rt["rt-mixing"]], param("share_pct")),
                          reference=MMD_REFERENCE))
     if "rt-hydra" in rt:
+        content = next((str((c.get("params") or {}).get("content_tactic"))
+                        for c in (rt["rt-hydra"].labels.get("campaigns") or {}).values()), "?")
         out.append(Curve("hydra_size", "hydra: share of accounts flagged against hydra size "
-                         "(15 requests per account)", "accounts in the hydra",
+                         f"(15 requests per account; content: {content})",
+                         "accounts in the hydra",
                          detection_points([rt["rt-hydra"]], _sweep("size")), logx=True,
                          accounts=True))
         out.append(Curve("hydra_volume", "hydra: share of accounts flagged against per-account "
-                         "volume (60 accounts)", "requests per account",
+                         f"volume (60 accounts; content: {content})", "requests per account",
                          detection_points([rt["rt-hydra"]], _sweep("volume")), logx=True,
                          accounts=True))
     if "rt-evasion" in rt:
@@ -372,8 +375,9 @@ def write_heldout(run: HeldoutRun, out: Path) -> tuple[Path, str]:
     from streamer.evaluation.report import SUMMARY_COLUMNS
 
     scenarios_md = markdown_table(SUMMARY_COLUMNS, scenario_rows)
-    curve_md = "\n".join(f"- **{c.key}** ([`{c.key}.png`](reports/heldout/{c.key}.png)): "
-                         f"{curve_markdown(c)}" for c in all_curves)
+    curve_md = "\n".join(f"- **{c.key}**, {c.title} "
+                         f"([`{c.key}.png`](reports/heldout/{c.key}.png)): {curve_markdown(c)}"
+                         for c in all_curves)
     weak_md = "n/a"
     if weakest:
         weak_md = (f"**{weakest['tactic']}**: "

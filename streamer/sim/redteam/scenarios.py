@@ -145,9 +145,11 @@ def mixing(seed: int = 0, scale: float = 1.0) -> RedteamStream:
     ctx = _context(seed, "rt-mixing", 4.0)
     r = rng(seed, "rt-mixing", "plans")
     plans = []
+    # Replicate k hides the same tactic at every share, so that shares are comparable.
+    tactics = [choice(r, CONTENT_TACTICS) for _ in range(_n(3, scale))]
     for share in MIXING_SHARES:
-        for rep in range(_n(3, scale)):
-            plans.append(Plan(f"RX-{int(share * 100)}-{rep}", choice(r, CONTENT_TACTICS),
+        for rep, tactic in enumerate(tactics):
+            plans.append(Plan(f"RX-{int(share * 100)}-{rep}", tactic,
                               ctx.start_ms, ctx.end_ms, rate=log_uniform(r, 250, 600),
                               share=share, mixed=False, params={"share_pct": share * 100}))
     return _assemble("rt-mixing", seed, ctx, population(ctx, _n(50, scale, 10)), plans)
@@ -159,15 +161,17 @@ def hydra(seed: int = 0, scale: float = 1.0) -> RedteamStream:
     ctx = _context(seed, "rt-hydra", 4.0)
     r = rng(seed, "rt-hydra", "plans")
     plans = []
+    # One content tactic per run for every point, so that the curves isolate size and volume.
+    content = choice(r, CONTENT_TACTICS)
     for size in HYDRA_SIZES:
         n = max(20, int(size * scale)) if scale < 1 else size
         lo, hi = _window(r, ctx, 3.0)
-        plans.append(Plan(f"RHS-{size}", choice(r, CONTENT_TACTICS), lo, hi, accounts=n,
+        plans.append(Plan(f"RHS-{size}", content, lo, hi, accounts=n,
                           per_account=HYDRA_SIZE_VOLUME, mixed=False,
                           params={"sweep": "size", "x": size}))
     for volume in HYDRA_VOLUMES:
         lo, hi = _window(r, ctx, 3.0)
-        plans.append(Plan(f"RHV-{volume}", choice(r, CONTENT_TACTICS), lo, hi,
+        plans.append(Plan(f"RHV-{volume}", content, lo, hi,
                           accounts=max(20, int(HYDRA_VOLUME_SIZE * min(1.0, scale * 2))),
                           per_account=volume, mixed=False,
                           params={"sweep": "volume", "x": volume}))
@@ -179,6 +183,7 @@ def evasion(seed: int = 0, scale: float = 1.0) -> RedteamStream:
     ctx = _context(seed, "rt-evasion", 4.0)
     r = rng(seed, "rt-evasion", "plans")
     plans = []
+    hydra_content = choice(r, CONTENT_TACTICS)  # the same at every level
     for level in (0, 1, 2, 3):
         for tactic in EVASION_TACTICS:
             for rep in range(_n(2, scale)):
@@ -187,7 +192,7 @@ def evasion(seed: int = 0, scale: float = 1.0) -> RedteamStream:
                                   rate=log_uniform(r, 60, 240), evasion=level, mixed=False,
                                   params={"level": level}))
         lo, hi = _window(r, ctx, 3.0)
-        plans.append(Plan(f"RE-hydra-{level}", choice(r, CONTENT_TACTICS), lo, hi,
+        plans.append(Plan(f"RE-hydra-{level}", hydra_content, lo, hi,
                           accounts=_n(80, scale, 20), per_account=25, evasion=level, mixed=False,
                           params={"level": level}))
     return _assemble("rt-evasion", seed, ctx, population(ctx, _n(50, scale, 10)), plans)
