@@ -7,6 +7,7 @@ figure and closes it. Nothing is shown on screen.
 from __future__ import annotations
 
 import contextlib
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -321,7 +322,7 @@ def plot_detection_curves(
                   else "share of campaigns detected (≥ medium)")
     ax.grid(alpha=0.25)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    ax.set_title(title, fontsize=11)
+    ax.set_title(textwrap.fill(title, 80), fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
