@@ -50,8 +50,8 @@ lint: $(STAMP) ## ruff
 typecheck: $(STAMP) ## mypy --strict on the package
 	$(BIN)/mypy streamer
 
-eval: $(STAMP) ## evaluate every shipped scenario offline; writes reports/
-	$(BIN)/streamer evaluate --all --out reports --readme README.md
+eval: $(STAMP) ## held-out evaluation (red team + split), curves in reports/heldout/, README table
+	$(BIN)/streamer evaluate --heldout --out reports --readme README.md
 
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): $(STAMP) pyproject.toml

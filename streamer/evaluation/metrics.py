@@ -62,9 +62,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from streamer.core.alerts import rank
 from streamer.core.events import parse_ts
+from streamer.core.outputs import SEVERITIES
 
-SEVERITY_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+#: Alert severities, lowest first (``none`` only marks a resolution).
+ALERT_SEVERITIES: tuple[str, ...] = tuple(s for s in SEVERITIES if s != "none")
 FLAG_SEVERITY = "medium"
 DEFAULT_THRESHOLDS: tuple[float, ...] = tuple(round(i * 0.05, 2) for i in range(21))
 MS_PER_MINUTE = 60_000.0
@@ -76,7 +79,9 @@ def severity_rank(severity: object) -> int:
     >>> severity_rank("high") > severity_rank("medium") > severity_rank("low") > severity_rank(None)
     True
     """
-    return SEVERITY_RANK.get(severity, -1) if isinstance(severity, str) else -1
+    if not isinstance(severity, str) or severity not in ALERT_SEVERITIES:
+        return -1
+    return rank(severity)
 
 
 def is_flagged(alert: Mapping[str, Any]) -> bool:
@@ -85,7 +90,7 @@ def is_flagged(alert: Mapping[str, Any]) -> bool:
     >>> is_flagged({"severity": "medium"}), is_flagged({"severity": "low"})
     (True, False)
     """
-    return severity_rank(alert.get("severity")) >= SEVERITY_RANK[FLAG_SEVERITY]
+    return severity_rank(alert.get("severity")) >= rank(FLAG_SEVERITY)
 
 
 def alert_time_ms(alert: Mapping[str, Any]) -> int:
@@ -387,9 +392,9 @@ def severity_floors(alerts: Iterable[Mapping[str, Any]]) -> dict[str, float]:
     out: dict[str, float] = {}
     for alert in alerts:
         sev, risk = alert.get("severity"), alert.get("risk")
-        if sev in SEVERITY_RANK and isinstance(risk, int | float):
+        if sev in ALERT_SEVERITIES and isinstance(risk, int | float):
             out[sev] = min(out.get(sev, float(risk)), float(risk))
-    return dict(sorted(out.items(), key=lambda kv: SEVERITY_RANK[kv[0]]))
+    return dict(sorted(out.items(), key=lambda kv: rank(kv[0])))
 
 
 def threshold_curve(

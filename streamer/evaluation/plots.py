@@ -7,6 +7,7 @@ figure and closes it. Nothing is shown on screen.
 from __future__ import annotations
 
 import contextlib
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from streamer.evaluation.metrics import (
-    SEVERITY_RANK,
-    alert_time_ms,
-    max_risk_by_customer,
-)
+from streamer.core.alerts import rank
+from streamer.evaluation.metrics import alert_time_ms, max_risk_by_customer
 from streamer.evaluation.result import EvalResult
 
 MS_PER_HOUR = 3_600_000.0
@@ -45,7 +43,7 @@ def severity_thresholds(result: EvalResult) -> dict[str, float]:
 
         table = {str(name): float(value) for name, value in scoring.SEVERITY_THRESHOLDS}
         if table:
-            return dict(sorted(table.items(), key=lambda kv: SEVERITY_RANK.get(kv[0], 9)))
+            return dict(sorted(table.items(), key=lambda kv: rank(kv[0])))
     return dict(result.metrics.severity_floors)
 
 
@@ -278,6 +276,81 @@ def plot_threshold_curve(result: EvalResult, path: Path) -> Path:
     ax.grid(alpha=0.25)
     ax.legend(fontsize=8, loc="center left")
     ax.set_title(f"{result.name}: precision / recall vs threshold", fontsize=12, pad=16)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# --------------------------------------------------------------------------- held-out curves
+
+
+def plot_detection_curves(
+    points: list[Any], path: Path, *, title: str, xlabel: str, logx: bool = False,
+    accounts: bool = False, reference: tuple[float, float, str] | None = None,
+) -> Path:
+    """Detection (share of campaigns, or of accounts with ``accounts``) against x, one line
+    per series, with the median queries-to-detect annotated at each point; ``reference`` draws
+    a published result as a marker ``(x, y, label)``."""
+    series: dict[str, list[Any]] = defaultdict(list)
+    for p in points:
+        series[p.series].append(p)
+    fig, ax = plt.subplots(figsize=(9, 5))
+    markers = "osD^v<>px*h"
+    for i, (name, pts) in enumerate(sorted(series.items())):
+        pts = sorted(pts, key=lambda p: p.x)
+        # Lines of several series often coincide at 0 or 1: dodge them a little vertically.
+        dodge = (i - (len(series) - 1) / 2) * 0.008 if len(series) > 1 else 0.0
+        ys = [(p.account_recall if accounts else p.recall) + dodge for p in pts]
+        (line,) = ax.plot([p.x for p in pts], ys, marker=markers[i % len(markers)], ms=4,
+                          lw=1.4, label=name)
+        if len(series) <= 3:
+            for p, y in zip(pts, ys, strict=True):
+                q = "-" if p.median_queries is None else f"{p.median_queries:.0f}q"
+                ax.annotate(f"{p.accounts_detected if accounts else p.detected}/"
+                            f"{p.accounts if accounts else p.campaigns} {q}", (p.x, y),
+                            textcoords="offset points", xytext=(4, 6), fontsize=7,
+                            color=line.get_color())
+    if reference is not None:
+        ax.plot([reference[0]], [reference[1]], marker="*", ms=12, color="black", ls="none",
+                label=reference[2])
+    if logx:
+        ax.set_xscale("log")
+    ax.set_ylim(-0.03, 1.05)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("share of accounts flagged ≥ medium" if accounts
+                  else "share of campaigns detected (≥ medium)")
+    ax.grid(alpha=0.25)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.set_title(textwrap.fill(title, 80), fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_roc_pr(rankings: dict[str, Any], path: Path) -> Path:
+    """ROC and PR curves (customer-level max risk as the score), one line per ranking."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
+    for name, rk in rankings.items():
+        fpr = [p.fpr for p in rk.points]
+        tpr = [p.tpr for p in rk.points]
+        axes[0].plot(fpr, tpr, lw=1.4, label=f"{name} (AUC {rk.roc_auc:.3f})")
+        axes[1].step(tpr, [p.precision for p in rk.points], where="post", lw=1.4,
+                     label=f"{name} (AP {rk.pr_auc:.3f})")
+    axes[0].plot([0, 1], [0, 1], ls=":", color="grey", lw=0.8)
+    axes[0].set_xlabel("false-positive rate (ordinary customers)")
+    axes[0].set_ylabel("true-positive rate (campaign accounts)")
+    axes[0].set_title("ROC", fontsize=11)
+    axes[1].set_xlabel("recall (campaign accounts)")
+    axes[1].set_ylabel("precision")
+    axes[1].set_title("precision / recall", fontsize=11)
+    for ax in axes:
+        ax.set_xlim(-0.01, 1.01)
+        ax.set_ylim(-0.01, 1.03)
+        ax.grid(alpha=0.25)
+        ax.legend(fontsize=7, loc="lower right" if ax is axes[0] else "lower left")
+    fig.suptitle("held-out ranking: each customer scored by its maximum risk", fontsize=12)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

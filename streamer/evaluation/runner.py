@@ -15,12 +15,7 @@ import contextlib
 import dataclasses
 import inspect
 import logging
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -46,6 +41,7 @@ from streamer.errors import InvalidEvent, StreamerError
 from streamer.evaluation.metrics import StreamStats, is_flagged, severity_rank
 from streamer.evaluation.result import EvalResult
 from streamer.settings import Settings
+from streamer.shell.supervise import WorkerProcess, free_port, log_tail
 
 console = Console(stderr=True)
 _UPDATE_EVERY = 2_000
@@ -109,25 +105,24 @@ def _length(sim: Any) -> int | None:
         return None
 
 
-def evaluate_offline(scenario: str, seed: int = 0, progress: bool = True) -> EvalResult:
-    """Simulate ``scenario`` and replay it through a fresh in-process engine.
+def replay_stream(
+    name: str, sim: Any, seed: int, *, progress: bool = True, extra: dict[str, Any] | None = None
+) -> EvalResult:
+    """Replay any labelled stream (``sim.events()``, ``sim.labels``; first simulator or red
+    team) through a fresh in-process engine and measure it.
 
-    Wall time covers the replay (event validation and detection); the time spent building the
-    simulation is ``extra["simulate_s"]``. Invalid events (if the scenario injects any) are
-    skipped, as the worker would dead-letter them; their reasons are in ``extra``.
+    Wall time covers the replay (event validation and detection). Invalid events (if a
+    scenario injects any) are skipped, as the worker would dead-letter them; their reasons are
+    in ``extra``.
     """
     from streamer.core.engine import replay
-    from streamer.sim import simulate
 
-    t0 = time.perf_counter()
-    sim = simulate(scenario, seed)
-    simulate_s = time.perf_counter() - t0
     started = time.perf_counter()
     labels: dict[str, Any] = dict(sim.labels)
     total = _length(sim)
     stats = StreamStats()
     invalid: list[str] = []
-    with _progress(progress, f"{scenario}: replay", total) as update:
+    with _progress(progress, f"{name}: replay", total) as update:
 
         def tick(_event: InferenceEvent) -> None:
             if stats.events % _UPDATE_EVERY == 0:
@@ -137,21 +132,54 @@ def evaluate_offline(scenario: str, seed: int = 0, progress: bool = True) -> Eva
         update(completed=stats.events + len(invalid))
     wall = time.perf_counter() - started
     return EvalResult.build(
-        scenario, seed, "offline", labels, list(replayed.alerts), list(replayed.features),
+        name, seed, "offline", labels, list(replayed.alerts), list(replayed.features),
         stats.times(), stats.events, wall,
-        extra={"simulate_s": round(simulate_s, 3),
+        extra={**(extra or {}),
                **({"invalid_events": _invalid_summary(invalid)} if invalid else {})},
     )
 
 
+def part_name(scenario: str, part: str | None) -> str:
+    """Report name of a scenario part.
+
+    >>> part_name("day", "heldout"), part_name("day", None)
+    ('day.heldout', 'day')
+    """
+    return scenario if part is None else f"{scenario}.{part}"
+
+
+def evaluate_offline(scenario: str, seed: int = 0, progress: bool = True,
+                     part: str | None = None) -> EvalResult:
+    """Simulate ``scenario`` with the first simulator (its ``part`` of the calibration /
+    held-out split, :mod:`streamer.sim.split`, when given) and replay it.
+
+    The time spent building the simulation is ``extra["simulate_s"]``.
+    """
+    from streamer.sim import simulate
+
+    t0 = time.perf_counter()
+    sim = simulate(scenario, seed) if part is None else simulate(scenario, seed=seed, part=part)
+    simulate_s = time.perf_counter() - t0
+    extra: dict[str, Any] = {"simulate_s": round(simulate_s, 3), "generator": "sim"}
+    if part is not None:
+        extra["part"] = part
+    return replay_stream(part_name(scenario, part), sim, seed, progress=progress, extra=extra)
+
+
+def evaluate_redteam(scenario: str, seed: int = 0, progress: bool = True,
+                     scale: float = 1.0) -> EvalResult:
+    """Generate red-team scenario ``scenario`` (:mod:`streamer.sim.redteam`, held-out corpora
+    only) and replay it."""
+    from streamer.sim.redteam import generate
+
+    t0 = time.perf_counter()
+    sim = generate(scenario, seed, scale)
+    extra = {"simulate_s": round(time.perf_counter() - t0, 3), "generator": "redteam",
+             "part": "heldout", "scale": scale, "data_source": sim.data_source}
+    return replay_stream(scenario, sim, seed, progress=progress, extra=extra)
+
+
 # --------------------------------------------------------------------------- Kafka path
-
-
-def free_port() -> int:
-    """A TCP port that was free a moment ago on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run_settings(base: Settings, bootstrap: str, run_id: str, data_dir: Path) -> Settings:
@@ -277,34 +305,16 @@ def _group_stable(admin: Any, group: str) -> bool:
     return False
 
 
-def _stop(proc: subprocess.Popen[bytes], grace_s: float = 20.0) -> int | None:
-    """SIGTERM, wait ``grace_s``, then SIGKILL. Returns the exit code."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-    return proc.returncode
-
-
-def _log_tail(path: Path, lines: int = 25) -> str:
-    with contextlib.suppress(OSError):
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    return ""
-
-
 def _wait_for_worker(
-    proc: subprocess.Popen[bytes], admin: Any, settings: Settings, timeout_s: float, log: Path
+    worker: WorkerProcess, admin: Any, settings: Settings, timeout_s: float
 ) -> None:
     """Wait until the worker's consumer group is stable (so it reads the run from the start)."""
     deadline = time.monotonic() + timeout_s
     while not _group_stable(admin, settings.app_id):
-        if proc.poll() is not None:
-            raise EvaluationError(
-                f"worker exited with {proc.returncode} before joining:\n{_log_tail(log)}"
-            )
+        try:
+            worker.check_alive()
+        except StreamerError as exc:
+            raise EvaluationError(f"worker died before joining: {exc}") from None
         if time.monotonic() > deadline:
             console.print("[yellow]worker group not stable yet; producing anyway[/]")
             return
@@ -384,12 +394,8 @@ def evaluate_kafka(
     expected = stats.events
 
     create_topics(settings)
-    env = {**os.environ, **worker_env(settings)}
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamer", "worker"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
+    worker = WorkerProcess(bootstrap, worker_env(settings), Path(settings.data_dir),
+                           log_path=log_path, web_port=settings.web_port).start()
     kinds = {settings.alerts_topic: "alert", settings.features_topic: "features"}
     collected = _Collected()
     outcome = "timeout"
@@ -406,7 +412,7 @@ def evaluate_kafka(
             auto_offset_reset="earliest",
             **settings.kafka_client_options(),
         )
-        _wait_for_worker(proc, admin, settings, min(120.0, timeout_s), log_path)
+        _wait_for_worker(worker, admin, settings, min(120.0, timeout_s))
         started = time.monotonic()
         produce_options: dict[str, Any] = {}
         if "progress" in inspect.signature(produce_to_kafka).parameters:
@@ -430,8 +436,9 @@ def evaluate_kafka(
                 if collected.processed >= expected:
                     outcome = "complete"
                     break
-                if proc.poll() is not None:
-                    outcome = f"worker exited with {proc.returncode}"
+                code = worker.proc.poll() if worker.proc is not None else None
+                if code is not None:
+                    outcome = f"worker exited with {code}"
                     break
                 if now - last_new >= settle_s and _group_caught_up(admin, consumer, settings):
                     outcome = "caught_up"
@@ -441,7 +448,7 @@ def evaluate_kafka(
         # Caught up: the last record arrived at last_new, the rest was waiting to be sure.
         wall = (last_new if outcome == "caught_up" else time.monotonic()) - started
     finally:
-        exit_code = _stop(proc)
+        exit_code = worker.stop(20.0)
         if consumer is not None:
             consumer.close()
         if admin is not None:
@@ -451,7 +458,7 @@ def evaluate_kafka(
         shutil.rmtree(tmp / "data", ignore_errors=True)
     ok = outcome in ("complete", "caught_up")
     if not ok:
-        console.print(f"[red]kafka run of {scenario}: {outcome}[/]\n{_log_tail(log_path)}")
+        console.print(f"[red]kafka run of {scenario}: {outcome}[/]\n{log_tail(log_path, 25)}")
     if log_dir is not None or ok:  # keep a failed run's log unless it lives in log_dir
         shutil.rmtree(tmp, ignore_errors=True)
     extra: dict[str, Any] = {

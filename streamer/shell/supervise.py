@@ -24,9 +24,18 @@ from streamer.errors import StreamerError
 
 
 def free_port() -> int:
+    """A TCP port that was free a moment ago on 127.0.0.1."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    """The last ``lines`` lines of a log file ("" when it cannot be read)."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
 
 
 def topic_env(prefix: str) -> dict[str, str]:
@@ -100,10 +109,7 @@ class WorkerProcess:
             )
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return log_tail(self.log_path, lines)
 
     def stop(self, timeout_s: float = 30.0) -> int | None:
         """SIGTERM (graceful), then SIGKILL after ``timeout_s``; returns the exit code."""
