@@ -39,6 +39,11 @@ import zlib
 import numpy as np
 
 _WORD = re.compile(r"[a-z0-9']+")
+#: Scripts written without spaces (CJK ideographs, kana, hangul): each character is a token, so
+#: a Chinese or Japanese prompt gets a SimHash and template signatures like any other.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_WORD_OR_CJK = re.compile(f"[a-z0-9']+|[{_CJK}]")
+_HAS_CJK = re.compile(f"[{_CJK}]")
 _DIGITS = re.compile(r"\d+")
 _MASK64 = (1 << 64) - 1
 TEMPLATE_WORDS = 5
@@ -74,8 +79,11 @@ def word_bytes(text: str, limit: int = WORD_LIMIT) -> list[bytes]:
     """The tokens of :func:`words` as ASCII bytes (the fast path every fingerprint uses)."""
     low = text[: limit * 12].lower()
     if not low.isascii():
-        # Unicode digits become "0" like ASCII ones; every other non-ASCII byte separates words.
+        # Unicode digits become "0" like ASCII ones; CJK characters are tokens of their own;
+        # every other non-ASCII character separates words.
         low = _DIGITS.sub("0", low)
+        if _HAS_CJK.search(low):
+            return [t.encode("utf-8") for t in _WORD_OR_CJK.findall(low)[:limit]]
     data = low.encode("utf-8").translate(_WORD_BYTES)
     while b"00" in data:  # a run of digits is one "0", as ``\d+ -> 0`` does
         data = data.replace(b"00", b"0")
@@ -83,13 +91,16 @@ def word_bytes(text: str, limit: int = WORD_LIMIT) -> list[bytes]:
 
 
 def words(text: str, limit: int = WORD_LIMIT) -> list[str]:
-    """Lower-cased word tokens ``[a-z0-9']+`` with digit runs masked to ``0``: the first ``limit``.
+    """Lower-cased word tokens ``[a-z0-9']+`` with digit runs masked to ``0``, and each CJK
+    character as a token of its own: the first ``limit``.
 
     >>> text = "Ünïcode ١٢٣ and ASCII 42"
     >>> words(text) == _WORD.findall(_DIGITS.sub("0", text.lower()))
     True
+    >>> words("请逐步解释 step 2")
+    ['请', '逐', '步', '解', '释', 'step', '0']
     """
-    return [t.decode("ascii") for t in word_bytes(text, limit)]
+    return [t.decode("utf-8") for t in word_bytes(text, limit)]
 
 
 def _word_entry(token: bytes) -> tuple[int, int, int]:

@@ -42,6 +42,7 @@ from streamer.evaluation.metrics import StreamStats, is_flagged, severity_rank
 from streamer.evaluation.result import EvalResult
 from streamer.settings import Settings
 from streamer.shell.supervise import WorkerProcess, free_port, log_tail
+from streamer.sim.split import Part
 
 console = Console(stderr=True)
 _UPDATE_EVERY = 2_000
@@ -149,7 +150,7 @@ def part_name(scenario: str, part: str | None) -> str:
 
 
 def evaluate_offline(scenario: str, seed: int = 0, progress: bool = True,
-                     part: str | None = None) -> EvalResult:
+                     part: Part | None = None) -> EvalResult:
     """Simulate ``scenario`` with the first simulator (its ``part`` of the calibration /
     held-out split, :mod:`streamer.sim.split`, when given) and replay it.
 

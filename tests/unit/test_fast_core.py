@@ -48,8 +48,12 @@ def _prompts() -> tuple[str, ...]:
 
 # --- the definitions, written the straightforward way -----------------------------------------
 
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+
+
 def _reference_words(text: str, limit: int = 96) -> list[str]:
-    return re.findall(r"[a-z0-9']+", re.sub(r"\d+", "0", text[: limit * 12].lower()))[:limit]
+    low = re.sub(r"\d+", "0", text[: limit * 12].lower())
+    return re.findall(f"[a-z0-9']+|[{_CJK}]", low)[:limit]
 
 
 def _reference_signatures(text: str) -> tuple[int, int]:
