@@ -114,6 +114,7 @@ class Settings:
     web_token (secret)              STREAMER_WEB_TOKEN                    (none: no auth)
     health_stall_s                  STREAMER_HEALTH_STALL_S               60
     test_wedge_after (tests only)   STREAMER_TEST_WEDGE_AFTER             0
+    test_fail_on (tests only)       STREAMER_TEST_FAIL_ON                 (none)
     input_format                    STREAMER_INPUT_FORMAT                 auto
     dlq_guard_window                STREAMER_DLQ_GUARD_WINDOW             1000
     dlq_guard_threshold             STREAMER_DLQ_GUARD_THRESHOLD          0.05
@@ -152,6 +153,8 @@ class Settings:
     health_stall_s: float = 60.0
     #: TEST ONLY: after this many detect batches the next one awaits forever (0: never)
     test_wedge_after: int = 0
+    #: TEST ONLY: a detect batch holding a record that contains this text raises (a bug)
+    test_fail_on: str = ""
     processing_guarantee: ProcessingGuarantee = "at_least_once"
     group_instance_id: str = ""
     batch_size: int = 500

@@ -229,6 +229,8 @@ def wire(app: faust.App, s: Settings) -> None:
         if s.test_wedge_after and health.batches >= s.test_wedge_after:
             await asyncio.Event().wait()  # TEST ONLY (STREAMER_TEST_WEDGE_AFTER)
         messages = [_message(ev) for ev in batch]
+        if s.test_fail_on and any(s.test_fail_on.encode() in m.value for m in messages):
+            raise RuntimeError("test-only failure (STREAMER_TEST_FAIL_ON)")  # TEST ONLY
         events = {m.partition: ev for m, ev in zip(messages, batch, strict=True)}
         last_event.update(events)
         for p in events:
