@@ -105,6 +105,7 @@ class DriverConfig:
 
 @dataclass(slots=True)
 class _Partition:
+    number: int
     population: Population
     meta: PartitionMeta
     timers: Timers = field(default_factory=Timers)
@@ -159,7 +160,7 @@ class Driver:
             if raw:
                 meta = self._decode(raw, "partition", PARTITION_KEY.format(p))
             part = self.partitions[p] = _Partition(
-                population=pop if isinstance(pop, Population) else Population(),
+                number=p, population=pop if isinstance(pop, Population) else Population(),
                 meta=meta if isinstance(meta, PartitionMeta) else PartitionMeta())
         return part
 
@@ -246,8 +247,7 @@ class Driver:
                                  input_format=self.config.input_format)
         except InvalidEvent as err:
             if kind == "event":
-                if offset is not None:
-                    self.partition(partition).ledger.add(offset)
+                self._handled(self.partition(partition), offset)
                 self.quality.rejected(err.reason, err.field)
             return [self._dead(err.reason, err.detail)]
         outputs = self.on_event(event, partition, offset, key=key, timestamp_ms=timestamp_ms)
@@ -287,13 +287,19 @@ class Driver:
         st = self.state(cid, partition)
         step_offset = offset
         if offset is not None and offset <= st.last_offset:
-            if part.ledger.out_of_order(offset) and not customer.is_duplicate(st, event):
-                self.counters["out_of_order"] += 1
-                step_offset = None  # a record handed over late: process it, keep last_offset
-            else:
+            # At or below what the customer's state reflects. A replay (skip it) unless it is a
+            # record that was never processed: handed over late by the consumer, or skipped
+            # by a process that died before it was fetched again. Below the partition's
+            # persisted contiguous mark it was handled for sure; above it, only a record whose
+            # event id the customer has not seen recently is taken as never processed.
+            handled = (offset <= part.meta.handled_through or offset in part.ledger
+                       or customer.is_duplicate(st, event))
+            if handled:
                 self.counters["replayed"] += 1
                 self._handled(part, offset)
                 return []
+            self.counters["out_of_order"] += 1
+            step_offset = None  # process it, keep last_offset
         self._handled(part, offset)
         if event.ts_ms > part.meta.watermark_ms:
             part.meta.watermark_ms = event.ts_ms
@@ -310,10 +316,14 @@ class Driver:
         self._touch(cid, partition, st)
         return list(outputs)
 
-    @staticmethod
-    def _handled(part: _Partition, offset: int | None) -> None:
-        if offset is not None:
-            part.ledger.add(offset)
+    def _handled(self, part: _Partition, offset: int | None) -> None:
+        if offset is None:
+            return
+        part.ledger.add(offset)
+        through = part.ledger.contiguous()
+        if through > part.meta.handled_through:
+            part.meta.handled_through = through
+            self.dirty_meta.add(part.number)
 
     def on_verdict(self, verdict: ClusterVerdict, partition: int) -> list[Output]:
         if verdict.customer_id.startswith(RESERVED_PREFIX):

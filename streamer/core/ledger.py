@@ -76,6 +76,10 @@ class OffsetLedger:
         i = bisect.bisect_right(self.ranges, [offset, 2**63]) - 1
         return i >= 0 and self.ranges[i][0] <= offset <= self.ranges[i][1]
 
+    def contiguous(self) -> int:
+        """The largest offset up to which every offset was handled (``-1``: none yet)."""
+        return self.ranges[0][1] if self.ranges else self.floor
+
     def out_of_order(self, offset: int) -> bool:
         """Was ``offset`` skipped by this process (inside its span, never handled)?"""
         if not self.ranges:

@@ -45,8 +45,8 @@ def test_poison_is_dead_lettered_but_a_failing_batch_makes_health_503_and_is_not
     assert dlq and dict(dlq[0].headers)["streamer-reason"] in {b"missing_field", b"wrong_type"}
 
     # a bug (here the test-only STREAMER_TEST_FAIL_ON hook) fails loudly: 503 with the reason
-    bad = (stream.records[0][0], stream.records[0][1].replace(b'"event_id":"', f'"event_id":"{marker}-'
-                                                       .encode(), 1))
+    tag = f'"event_id":"{marker}-'.encode()
+    bad = (stream.records[0][0], stream.records[0][1].replace(b'"event_id":"', tag, 1))
     assert marker.encode() in bad[1]
     h.produce([bad])
     h.produce(stream.records[1_500:])
