@@ -160,6 +160,13 @@ def refetch_holes(consumer: Any, tp: Any, acked: Iterable[int], seen: Set[int],
     return hole
 
 
+def consumer_patch_installed() -> bool:
+    """Is the consumer patch in place (``/stats`` reports it)?"""
+    from faust.transport.consumer import Consumer
+
+    return bool(getattr(Consumer.getmany, "_streamer_patched", False))
+
+
 def install_consumer_patch() -> None:
     """Patch Faust's consumer commit bookkeeping (see module docstring); idempotent."""
     check_version()

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from streamer.settings import Settings
+from streamer.shell import faust_compat
 from streamer.shell.dashboard import STATIC_FILES, OpsView, riskiest, static_file
 from streamer.shell.metrics import CONTENT_TYPE_LATEST, Metrics, consumer_lags, directory_bytes
 from streamer.shell.worker import internal_topics
@@ -299,6 +300,7 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
                      "assigned": sorted(f"{tp.topic}:{tp.partition}" for tp in assignment()),
                      "batches": health.batches,
                      "event_loop_lag_s": round(metrics.loop_lag_last_s, 4), **proc.stats(),
+                     "faust_consumer_patch": faust_compat.consumer_patch_installed(),
                      **proc.quality.snapshot()})
 
     @app.page("/customers/{customer_id}")

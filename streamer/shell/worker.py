@@ -39,6 +39,12 @@ def run(args: argparse.Namespace) -> int:
         ensure_topics(settings, internal_topics(settings))
     from faust import Worker
 
+    from streamer.shell import faust_compat
+
+    # Faust's ``on_worker_init`` (connected in faust_app) fires for ``faust -A streamer.app
+    # worker`` only; a Worker started from here never sends it, so install the patch now.
+    faust_compat.install_consumer_patch()
+
     from streamer.app import app
     from streamer.shell.datadir import check_data_dir
 

@@ -104,7 +104,9 @@ def test_malformed_messages_go_to_dlq_while_valid_events_flow(
         assert h["streamer-source-topic"] == pipeline.topic("input")
         assert int(h["streamer-source-offset"]) >= 0 and h["streamer-detail"]
     assert pipeline.wait_processed(good, 20) == 20
-    assert pipeline.worker.stats()["invalid"] >= len(bad)
+    stats = pipeline.worker.stats()
+    assert stats["invalid"] >= len(bad)
+    assert stats["faust_consumer_patch"] is True  # installed when `streamer worker` starts
 
 
 def test_a_message_produced_by_hand_is_accepted(pipeline: Pipeline, customer_id: Any) -> None:
