@@ -23,6 +23,10 @@ def rfc3339(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+#: the lifecycle statuses an alert record carries (see :mod:`streamer.core.alerts`)
+ALERT_STATUSES: tuple[str, ...] = ("open", "escalated", "resolved")
+
+
 @dataclass(frozen=True, slots=True)
 class Reason:
     signal: str

@@ -25,14 +25,13 @@ from typing import Any
 import orjson
 
 from streamer.core.events import parse_ts
-from streamer.core.outputs import SEVERITIES
+from streamer.core.outputs import ALERT_STATUSES, SEVERITIES, Reason
 from streamer.errors import InvalidEvent, StreamerError
 
 MAX_RECORD_BYTES = 1_000_000
 MAX_ID_CHARS = 256
 MAX_TEXT_CHARS = 2_000
 MAX_LIST_ITEMS = 1_000
-STATUSES = ("open", "escalated", "resolved")
 
 
 class InvalidRecord(StreamerError):
@@ -42,15 +41,6 @@ class InvalidRecord(StreamerError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    signal: str
-    value: float
-    baseline: float
-    contribution: float
-    description: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +187,7 @@ def parse_risk_alert(raw: bytes) -> RiskAlert:
         customer_id=str(_str(obj, "customer_id")),
         risk=_num(obj, "risk", lo=0.0, hi=1.0),
         severity=_enum(obj, "severity", SEVERITIES),
-        status=_enum(obj, "status", STATUSES),
+        status=_enum(obj, "status", ALERT_STATUSES),
         detected_at_ms=int(_time(obj, "detected_at") or 0),
         emitted_at_ms=_time(obj, "emitted_at", required=False),
         reasons=_reasons(obj.get("reasons", [])),

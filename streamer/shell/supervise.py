@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 import orjson
 
@@ -50,27 +50,79 @@ def topic_env(prefix: str) -> dict[str, str]:
     }
 
 
-class WorkerProcess:
+class ChildProcess:
+    """A child process in its own session, its output in a log file; stopped by SIGTERM
+    (graceful, then SIGKILL after a timeout) or killed by -9 with its whole group."""
+
+    def __init__(self, argv: list[str], log_path: Path, env: Mapping[str, str] | None = None,
+                 ) -> None:
+        self.argv = argv
+        self.log_path = log_path
+        self.env = {**os.environ, **dict(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def start(self) -> Self:
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(self.argv, env=self.env, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        return log_tail(self.log_path, lines)
+
+    def log(self) -> str:
+        """The whole log ("" when it cannot be read)."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, timeout_s: float = 30.0) -> int | None:
+        """SIGTERM (graceful), then SIGKILL after ``timeout_s``; returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._close_log()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """kill -9 the child's whole process group (a crash, not a shutdown)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class WorkerProcess(ChildProcess):
     """One ``python -m streamer worker`` child with its own web port and data dir."""
 
     def __init__(self, bootstrap: str, env: Mapping[str, str], data_dir: Path,
                  log_path: Path | None = None, web_port: int | None = None) -> None:
         self.web_port = web_port or free_port()
         self.data_dir = data_dir
-        self.log_path = log_path or data_dir / "worker.log"
-        self.env = {**os.environ, **env, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-                    "STREAMER_WEB_PORT": str(self.web_port), "STREAMER_DATA_DIR": str(data_dir)}
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        super().__init__([sys.executable, "-m", "streamer", "worker"],
+                         log_path or data_dir / "worker.log",
+                         {**env, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                          "STREAMER_WEB_PORT": str(self.web_port),
+                          "STREAMER_DATA_DIR": str(data_dir)})
 
-    def start(self) -> WorkerProcess:
+    def start(self) -> Self:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamer", "worker"], env=self.env,
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        return self
+        return super().start()
 
     def get(self, path: str, timeout: float = 2.0) -> tuple[int, Any]:
         url = f"http://127.0.0.1:{self.web_port}{path}"
@@ -108,30 +160,3 @@ class WorkerProcess:
                 f"worker exited with {self.proc.returncode}; log tail:\n{self.log_tail()}"
             )
 
-    def log_tail(self, lines: int = 40) -> str:
-        return log_tail(self.log_path, lines)
-
-    def stop(self, timeout_s: float = 30.0) -> int | None:
-        """SIGTERM (graceful), then SIGKILL after ``timeout_s``; returns the exit code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._close_log()
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        """kill -9 the worker's whole process group (a crash, not a shutdown)."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-        self._close_log()
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None

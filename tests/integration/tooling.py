@@ -7,72 +7,23 @@ still missing fails the test, otherwise the test is skipped with a loud reason.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
-from streamer.shell.supervise import free_port
+from streamer.shell.supervise import ChildProcess, free_port
 from tests.ops_tools import require_tool
 
 __all__ = ["require_tool"]  # the one tool finder, re-exported for the integration tests
 
 
-class Child:
-    """A child process with its output in a log file; stopped by SIGTERM or killed by -9."""
-
-    def __init__(self, argv: list[str], log_path: Path, env: Mapping[str, str] | None = None):
-        self.argv = argv
-        self.log_path = log_path
-        self.env = {**os.environ, **dict(env or {})}
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    def start(self) -> Child:
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(self.argv, env=self.env, stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        return self
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout_s: float = 20.0) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._close()
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-        self._close()
-
-    def _close(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
+#: a child process of a ``streamer`` command (the one definition: :mod:`streamer.shell.supervise`)
+Child = ChildProcess
 
 
 def streamer_command(*args: str) -> list[str]:
