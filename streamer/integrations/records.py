@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from streamer.core.events import parse_ts
-from streamer.core.outputs import ALERT_STATUSES, SEVERITIES, Reason
+from streamer.core.outputs import ALERT_STATUSES, SEVERITIES, FeatureRecord, Reason
 from streamer.errors import InvalidEvent, StreamerError
 
 MAX_RECORD_BYTES = 1_000_000
@@ -64,19 +64,8 @@ class RiskAlert:
     events_in_window: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class FeatureRow:
-    """One ``customer-features`` record: a customer's signals for one closed window."""
-
-    customer_id: str
-    window_start_ms: int
-    window_end_ms: int
-    events_in_window: int
-    events_total: int
-    risk: float
-    severity: str | None
-    features: dict[str, float]
-    detector_version: str
+#: a ``customer-features`` record as read back: the core's own record type
+FeatureRow = FeatureRecord
 
 
 # --------------------------------------------------------------------------- field helpers
