@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from streamer.core import codec
 from streamer.core.alerts import episode_alert_id
 from tests.durability.gen import Stream
 from tests.durability.harness import Harness, count_mismatches, log
@@ -18,12 +19,32 @@ def assert_exact_counts(h: Harness, stream: Stream) -> dict[str, Any]:
     states = h.final_states()
     got = {cid: st.events_total for cid, st in states.items()}
     wrong = count_mismatches(stream.expected, got)
+    if wrong:
+        explain_counts(h, list(wrong)[:3])
     assert not wrong, (f"{len(wrong)} of {len(stream.expected)} customers have wrong counts "
                        f"(expected, got): {dict(list(wrong.items())[:10])}")
     dups = {cid: st.duplicates for cid, st in states.items() if st.duplicates}
     wrong_dups = count_mismatches(stream.duplicates, dups)
     assert not wrong_dups, f"duplicates skipped (expected, got): {wrong_dups}"
     return states
+
+
+def explain_counts(h: Harness, customers: list[str]) -> None:
+    """Log what a failed count is made of: each customer's input offsets, its state's history
+    in the changelog, and the workers' warnings about records fetched again."""
+    want = {c.encode() for c in customers}
+    for rec in h.read_topic(h.input_topic):
+        if rec.key in want:
+            log(f"  input {rec.key.decode()} p{rec.partition} @{rec.offset}")
+    for rec in h.read_topic(h.changelog_topic):
+        if rec.key in want and rec.value is not None:
+            st = codec.decode(rec.value)
+            log(f"  changelog {rec.key.decode()} p{rec.partition} @{rec.offset}: events_total="
+                f"{st.events_total} last_offset={st.last_offset} duplicates={st.duplicates}")
+    for w in h.workers:
+        for line in w.log_tail(400).splitlines():
+            if "fetching the partition again" in line or "rebalanc" in line.lower():
+                log(f"  {w.log_path.name}: {line[:300]}")
 
 
 def assert_sample_via_web(worker: Any, stream: Stream, sample: list[str]) -> None:
