@@ -76,6 +76,7 @@ from streamer.core.customer import (
 from streamer.core.drift import DRIFT_SIGNALS, CustomerDrift
 from streamer.core.estimators import MAX_NODES, HalfSpaceTrees, Quantile
 from streamer.core.fingerprints import RotatingBloom
+from streamer.core.ledger import MAX_GAPS, Handled
 from streamer.core.meta import PartitionMeta
 from streamer.core.population import MAX_MODELS, POPULATION_LIMITS, Population
 from streamer.core.profile import MAX_SETTINGS, MAX_TEMPLATES, RECENT_PROMPTS, CustomerProfile
@@ -118,6 +119,7 @@ DEFAULT_CAP = 256
 #: Length caps of bounded containers, by (dataclass, field): the caps their code enforces.
 CAPS: dict[tuple[type, str], int] = {
     (CustomerState, "seen_ids"): SEEN_IDS,
+    (Handled, "gaps"): 2 * MAX_GAPS,
     (CustomerState, "signals"): len(SIGNALS) + 8,
     (CustomerState, "tokens"): 16,
     (CustomerState, "alert_signals"): 16,

@@ -27,6 +27,7 @@ from streamer.core.context import account_risk, account_trust, asn_number
 from streamer.core.drift import CustomerDrift
 from streamer.core.events import InferenceEvent
 from streamer.core.fingerprints import stable_hash64
+from streamer.core.ledger import Handled
 from streamer.core.markers import TOPICS
 from streamer.core.outputs import (
     Alert,
@@ -92,6 +93,8 @@ class CustomerState:
     events_total: int = 0
     duplicates: int = 0
     last_offset: int = -1
+    #: input offsets of the partition handled when this state was written (exact replays)
+    handled: Handled = field(default_factory=Handled)
     seen_ids: list[int] = field(default_factory=list)
     profile: CustomerProfile = field(default_factory=CustomerProfile)
     drift: CustomerDrift = field(default_factory=CustomerDrift)

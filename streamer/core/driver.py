@@ -9,7 +9,8 @@ partition it serves:
 * the **population view** (:class:`~streamer.core.population.Population`),
 * the **timers** (:class:`~streamer.core.timers.Timers`): one live deadline per customer, for
   closing windows and resolving quiet episodes of customers who stopped sending,
-* the **replay ledger** (:class:`~streamer.core.ledger.OffsetLedger`): exact dedupe by offset,
+* the **replay ledger** (:class:`~streamer.core.ledger.OffsetLedger`): exact dedupe by offset
+  (with the :class:`~streamer.core.ledger.Handled` mark each stored customer state carries),
 
 and the live customer states (an LRU of at most ``max_cached`` states, evicting only states
 already handed out for persistence). Its inputs:
@@ -199,7 +200,11 @@ class Driver:
         for cid, p in self.dirty.items():
             hit = self.cache.get(cid)
             if hit is not None:
-                out[cid] = (p, hit[1])
+                st = hit[1]
+                part = self.partitions.get(p)
+                if part is not None:  # what the state reflects travels with it
+                    st.handled = part.ledger.snapshot(st.handled)
+                out[cid] = (p, st)
         for p in self.dirty_meta:
             if p in self.partitions:
                 out[PARTITION_KEY.format(p)] = (p, self.partitions[p].meta)
@@ -286,20 +291,19 @@ class Driver:
                                f"timestamp (allowed {skew // 1000} s)")]
         st = self.state(cid, partition)
         step_offset = offset
-        if offset is not None and offset <= st.last_offset:
-            # At or below what the customer's state reflects. A replay (skip it) unless it is a
-            # record that was never processed: handed over late by the consumer, or skipped
-            # by a process that died before it was fetched again. Below the partition's
-            # persisted contiguous mark it was handled for sure; above it, only a record whose
-            # event id the customer has not seen recently is taken as never processed.
-            handled = (offset <= part.meta.handled_through or offset in part.ledger
-                       or customer.is_duplicate(st, event))
-            if handled:
+        if offset is not None:
+            # A replay (skip it) when this process handled the offset already, or when the
+            # customer's stored state says it had been handled when the state was written
+            # (it then reflects it). Anything else was never processed, even below the
+            # customer's last offset: handed over late, or skipped by a process that died
+            # before fetching it again (see streamer.core.ledger).
+            if offset in part.ledger or offset in st.handled:
                 self.counters["replayed"] += 1
                 self._handled(part, offset)
                 return []
-            self.counters["out_of_order"] += 1
-            step_offset = None  # process it, keep last_offset
+            if offset <= st.last_offset:
+                self.counters["out_of_order"] += 1
+                step_offset = None  # process it, keep last_offset
         self._handled(part, offset)
         if event.ts_ms > part.meta.watermark_ms:
             part.meta.watermark_ms = event.ts_ms
@@ -316,14 +320,10 @@ class Driver:
         self._touch(cid, partition, st)
         return list(outputs)
 
-    def _handled(self, part: _Partition, offset: int | None) -> None:
-        if offset is None:
-            return
-        part.ledger.add(offset)
-        through = part.ledger.contiguous()
-        if through > part.meta.handled_through:
-            part.meta.handled_through = through
-            self.dirty_meta.add(part.number)
+    @staticmethod
+    def _handled(part: _Partition, offset: int | None) -> None:
+        if offset is not None:
+            part.ledger.add(offset)
 
     def on_verdict(self, verdict: ClusterVerdict, partition: int) -> list[Output]:
         if verdict.customer_id.startswith(RESERVED_PREFIX):
@@ -392,6 +392,8 @@ class Driver:
             "timers": sum(len(p.timers) for p in self.partitions.values()),
             "timer_heap": sum(p.timers.heap_size for p in self.partitions.values()),
             "ledger_ranges": sum(len(p.ledger.ranges) for p in self.partitions.values()),
+            "handled_gaps_dropped": sum(p.ledger.gaps_dropped
+                                        for p in self.partitions.values()),
             "partitions": len(self.partitions),
         }
 

@@ -15,7 +15,3 @@ class PartitionMeta:
 
     #: the partition's event-time watermark (largest accepted event time)
     watermark_ms: int = 0
-    #: every input offset at or below this one has been handled (-1: none known); persisted
-    #: with the batch's states, so after a restart a replayed record at or below it is skipped
-    #: exactly, however busy its customer
-    handled_through: int = -1

@@ -92,7 +92,9 @@ def test_kill_9_repeatedly_loses_nothing_and_counts_nothing_twice(
              120, every_s=0.1, alive=w.check_alive)
         time.sleep(0.13 * k)
         before = summary(w, campaign)
-        kills_while_producing += producing.running
+        # mid-stream: records still arriving, or a backlog still unprocessed (a loaded
+        # machine drains more slowly than the producer sends)
+        kills_while_producing += producing.running or h.lag() > 0
         done = processed(w)
         w.kill()
         log(f"kill -9 #{k + 1} after {done} events; campaign before: "
@@ -114,7 +116,7 @@ def test_kill_9_repeatedly_loses_nothing_and_counts_nothing_twice(
     log(f"produced {len(main)} events in {producing.seconds:.1f}s; {KILLS} kills "
         f"({kills_while_producing} while producing); restarts: "
         + ", ".join(f"{r['assigned_s']:.1f}s/{r['first_batch_s']:.1f}s" for r in restarts))
-    assert kills_while_producing >= 3, "the stream ended before three kills"
+    assert kills_while_producing >= 3, "the stream was processed to its end before three kills"
 
     caught_up = h.wait_caught_up(240, [w])
     log(f"caught up {caught_up:.1f}s after the producer finished")

@@ -17,10 +17,7 @@ from tests.durability.checks import alert_set, assert_alert_ids_consistent, asse
 from tests.durability.gen import make_stream
 from tests.durability.harness import PARTITIONS, Harness, log, poll
 
-pytestmark = [pytest.mark.kafka, pytest.mark.durability,
-              pytest.mark.xfail(strict=False, reason=(
-                  "flaky since the one-driver rewrite: one event of ~600 customers was lost"
-                  " in 1 of 3 runs with the consumer patch installed (issue 11 stays open)"))]
+pytestmark = [pytest.mark.kafka, pytest.mark.durability]
 
 N = 24_000
 CUSTOMERS = 600

@@ -18,10 +18,7 @@ import pytest
 from tests.durability.gen import START_MS
 from tests.durability.harness import Harness, log, poll
 
-pytestmark = [pytest.mark.kafka, pytest.mark.durability,
-              pytest.mark.xfail(strict=False, reason=(
-                  "flaky since the one-driver rewrite: a busy customer was double-counted"
-                  " after repeated kill -9 in 1 of 2 runs (issue 11 stays open)"))]
+pytestmark = [pytest.mark.kafka, pytest.mark.durability]
 
 BUSY = "cus_busy0001"
 N_BUSY = 6_000
