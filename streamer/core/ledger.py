@@ -41,6 +41,7 @@ Two structures answer "was offset *o* handled?" exactly:
 from __future__ import annotations
 
 import bisect
+import itertools
 from dataclasses import dataclass, field
 
 MAX_RANGES = 1024
@@ -72,7 +73,7 @@ class Handled:
         g = self.gaps
         if len(g) % 2 or len(g) > 2 * MAX_GAPS:
             raise ValueError("gaps must be at most MAX_GAPS [start, end] pairs")
-        if any(b < a for a, b in zip(g, g[1:], strict=False)) or (g and g[-1] >= self.top):
+        if any(b < a for a, b in itertools.pairwise(g)) or (g and g[-1] >= self.top):
             raise ValueError("gaps must ascend and lie below top")
 
 
