@@ -17,6 +17,8 @@ What is here and why:
   over but not acknowledged while later ones were is fetched again, from its offset — only
   while its partition is still assigned. Installed when the worker starts (Faust's
   ``on_worker_init``), never on import.
+* :func:`stopped_agent` — whether an agent's actor task has ended (health), read from the
+  agent's private ``_actors``.
 * :func:`partition_items` — iterate one table partition's stored entries (timers are rebuilt
   from them after a restart or a rebalance).
 * :func:`stale_partitions` — which local table partitions were persisted from another cluster
@@ -222,6 +224,22 @@ def install_consumer_patch() -> None:
     Consumer.getmany = getmany
     Consumer._add_gap = _add_gap
     Consumer._new_offset = _new_offset
+
+
+# --- agents -------------------------------------------------------------------------------
+def stopped_agent(agents: Iterable[Any]) -> str | None:
+    """Why the first agent whose actor task has ended stopped (``None``: all running).
+
+    Faust keeps an agent's running instances in the private ``_actors``; an ended task means
+    the agent died (its exception) or was cancelled, and no record of its topics is processed.
+    """
+    for agent in agents:
+        for actor in getattr(agent, "_actors", []):
+            task = getattr(actor, "actor_task", None)
+            if task is not None and task.done():
+                exc = task.exception() if not task.cancelled() else None
+                return f"agent {agent.name} stopped: {exc!r}"
+    return None
 
 
 # --- tables -------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ Each case failed with the consumer patch that was reverted at the time of the is
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -90,3 +91,27 @@ def test_patch_installs_only_when_asked_and_once() -> None:
 def test_stale_local_partitions_are_recognised() -> None:
     assert stale_partitions({0: 99, 1: 3}, {0: 100, 1: 3}) == [1]
     assert stale_partitions({0: 5}, {}) == [0]  # the changelog was deleted and is empty
+
+
+def test_a_stopped_agent_is_named_with_its_exception() -> None:
+    import asyncio
+
+    async def run() -> str | None:
+        async def boom() -> None:
+            raise RuntimeError("bad batch")
+
+        async def forever() -> None:
+            await asyncio.Event().wait()
+
+        alive = SimpleNamespace(actor_task=asyncio.ensure_future(forever()))
+        dead = SimpleNamespace(actor_task=asyncio.ensure_future(boom()))
+        await asyncio.sleep(0.01)
+        agents = [SimpleNamespace(name="cluster", _actors=[alive]),
+                  SimpleNamespace(name="detect", _actors=[alive, dead])]
+        first = faust_compat.stopped_agent(agents[:1])
+        why = faust_compat.stopped_agent(agents)
+        alive.actor_task.cancel()
+        assert first is None
+        return why
+
+    assert asyncio.run(run()) == "agent detect stopped: RuntimeError('bad batch')"
