@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from streamer.core.alerts import rank
 from streamer.core.outputs import Reason
 
 WEIGHTS_RESOURCE = "detector-weights.json"
@@ -53,7 +54,6 @@ SEVERITY_THRESHOLDS: tuple[tuple[str, float], ...] = (
     ("medium", 0.6),
     ("low", 0.3),
 )
-_RANK = {"none": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,8 +215,7 @@ def logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def rank_of(severity: str) -> int:
-    return _RANK.get(severity, 0)
+rank_of = rank  # severity ranks are defined once, in streamer.core.alerts
 
 
 def severity_of(risk: float) -> str:
