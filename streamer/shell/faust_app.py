@@ -43,6 +43,11 @@ log = logging.getLogger("streamer.worker")
 ADOPT_CHUNK = 2_000
 
 
+#: A customer batch gives the event loop a turn after at most this much work (seconds), so
+#: fetching, sends, heartbeats of the web server and ``/health`` never wait behind a whole
+#: batch of 500 events (issue 9: the loop must not block for more than 100 ms at a time).
+SLICE_S = 0.02
+
 #: RocksDB sizes per partition database (two tables x the partitions a worker owns). Faust's
 #: defaults (64 MiB x 3 write buffers and a 2 GiB block cache *each*) let a worker's memory
 #: grow with every partition it is given; these keep it bounded (~32 MiB per database). The
@@ -161,6 +166,9 @@ def wire(app: faust.App, s: Settings) -> None:
     #: batches go to its partition
     last_event: dict[int, Any] = {}
     adopted: set[int] = set()
+    #: one customer batch (or timer round) at a time, from its first record to its state
+    #: writes, although a batch now gives the event loop a turn between its slices
+    lock = asyncio.Lock()
     app.streamer_processor, app.streamer_health = proc, health  # for pages and tests
     app.streamer_clusters = clusters
     app.streamer_metrics = metrics
@@ -237,8 +245,16 @@ def wire(app: faust.App, s: Settings) -> None:
             if p not in adopted:
                 adopted.add(p)
                 app.add_future(adopt(p))
-        result = proc.process_batch(messages, wall_ms())
-        await emit(result, states, events)
+        async with lock:
+            steps = proc.process_batch_steps(messages, wall_ms(), slice_s=SLICE_S)
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    result: BatchResult = done.value
+                    break
+                await asyncio.sleep(0)  # the event loop's turn (see SLICE_S)
+            await emit(result, states, events)
         if time.monotonic() - snapshot["at"] >= s.model_snapshot_interval_s:
             snapshot["at"] = time.monotonic()
             for key, (partition, value) in proc.snapshot_populations().items():
@@ -271,10 +287,11 @@ def wire(app: faust.App, s: Settings) -> None:
         """Timers left due when a batch's budget ran out, on partitions gone quiet since."""
         if not proc.pending:
             return
-        parts = {p for p in proc.pending if p in last_event}
-        started = time.monotonic()
-        result = proc.process_batch([], wall_ms())
-        await emit(result, states, {p: last_event[p] for p in parts})
+        async with lock:  # never between the slices of a batch (it would take its writes)
+            parts = {p for p in proc.pending if p in last_event}
+            started = time.monotonic()
+            result = proc.process_batch([], wall_ms())
+            await emit(result, states, {p: last_event[p] for p in parts})
         observe("detect", result, [], [], started)
 
     @app.on_partitions_revoked.connect
