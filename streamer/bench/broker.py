@@ -223,7 +223,7 @@ def start_worker(bootstrap: str, env: dict[str, str], data: Path, name: str = "w
 
 
 def processed(workers: Sequence[WorkerProcess],
-              loop_lag: list[tuple[float, float]] | None = None) -> int | None:
+              loop_lag: list[LagSample] | None = None) -> int | None:
     """Events the workers processed so far (``/stats``); with ``loop_lag``, each worker's
     worst event-loop lag of the last seconds is appended to it."""
     total = 0
@@ -233,20 +233,29 @@ def processed(workers: Sequence[WorkerProcess],
             return None
         total += int(st.get("events_processed", 0))
         if loop_lag is not None and "event_loop_lag_max_s" in st:
-            loop_lag.append((float(st["event_loop_lag_max_s"]),
-                             float(st.get("event_loop_lag_on_cpu_max_s", 0.0))))
+            loop_lag.append((time.perf_counter(), float(st["event_loop_lag_max_s"]),
+                             float(st.get("event_loop_lag_on_cpu_max_s", 0.0)),
+                             float(st.get("event_loop_lag_window_s", 0.0))))
     return total
 
 
-def loop_lag_summary(samples: Sequence[tuple[float, float]]) -> dict[str, float]:
-    """The worst event-loop lag the workers reported while measured (``/stats``), and the
-    worst part of a lag the loop's thread spent running (the rest: waiting for a CPU).
+LagSample = tuple[float, float, float, float]
 
-    >>> loop_lag_summary([(0.01, 0.01), (0.2, 0.04), (0.03, 0.03)])
-    {'loop_lag_max_ms': 200.0, 'loop_lag_on_cpu_max_ms': 40.0}
+
+def loop_lag_summary(samples: Sequence[LagSample], since: float) -> dict[str, float]:
+    """The worst event-loop lag the workers reported (``/stats``: the worst of their last
+    seconds) once the window of a sample lies after ``since`` (the workers' start-up, when
+    Faust assigns partitions and opens its tables, is left out), and the worst part of a lag
+    the loop's thread spent running (the rest: waiting for a CPU on a busy machine).
+
+    >>> loop_lag_summary([(1.0, 0.5, 0.5, 10.0), (20.0, 0.2, 0.04, 10.0),
+    ...                   (21.0, 0.03, 0.03, 10.0)], since=5.0)
+    {'loop_lag_max_ms': 200.0, 'loop_lag_on_cpu_max_ms': 40.0, 'loop_lag_samples': 2}
     """
-    return {"loop_lag_max_ms": max((a for a, _ in samples), default=0.0) * 1000,
-            "loop_lag_on_cpu_max_ms": max((b for _, b in samples), default=0.0) * 1000}
+    steady = [s for s in samples if s[0] - s[3] >= since]
+    return {"loop_lag_max_ms": max((s[1] for s in steady), default=0.0) * 1000,
+            "loop_lag_on_cpu_max_ms": max((s[2] for s in steady), default=0.0) * 1000,
+            "loop_lag_samples": len(steady)}
 
 
 def worker_throughput(bootstrap: str, records: Records, work: Path, n_workers: int = 1,
@@ -263,6 +272,7 @@ def worker_throughput(bootstrap: str, records: Records, work: Path, n_workers: i
     try:
         for w in workers:
             w.wait_consuming(120)
+        consuming = time.perf_counter()
         if profile is not None:
             assert workers[0].proc is not None
             profile(workers[0].proc.pid)
@@ -272,10 +282,10 @@ def worker_throughput(bootstrap: str, records: Records, work: Path, n_workers: i
             for w in workers:
                 w.check_alive()
 
-        lags: list[tuple[float, float]] = []
+        lags: list[LagSample] = []
         progress.watch(lambda: processed(workers, lags), timeout_s, alive)
         rss = [rss_bytes(w.proc.pid) for w in workers if w.proc is not None]
-        return {**progress.rate(), **loop_lag_summary(lags), "workers": n_workers,
+        return {**progress.rate(), **loop_lag_summary(lags, consuming), "workers": n_workers,
                 "rss_bytes": max(rss),
                 "customers": len({k for k, _ in records}), "_env": env, "_workers": workers}
     except BaseException:
@@ -284,11 +294,21 @@ def worker_throughput(bootstrap: str, records: Records, work: Path, n_workers: i
         raise
 
 
+def run_topics(bootstrap: str, env: dict[str, str]) -> list[str]:
+    """Every topic of one worker run: its own, and those Faust made under its app id (the
+    changelogs, the cluster stage's internal topics, the assignor's)."""
+    own = [v for k, v in env.items() if k.endswith("_TOPIC")]
+    app_id = env.get("STREAMER_APP_ID", "")
+    with admin_client(bootstrap, timeout_s=10) as admin:
+        names = admin.list_topics()
+    return own + [t for t in names if app_id and t.startswith(app_id + "-")]
+
+
 def stop_all(result: dict[str, Any], bootstrap: str) -> None:
     for w in result.pop("_workers", []):
         w.stop()
     env = result.pop("_env", {})
-    delete_topics(bootstrap, [v for k, v in env.items() if k.endswith("_TOPIC")])
+    delete_topics(bootstrap, run_topics(bootstrap, env))
 
 
 def recovery(bootstrap: str, result: dict[str, Any], records: Records, work: Path
@@ -358,6 +378,7 @@ def latency(bootstrap: str, records: Records, ids: Sequence[bytes], rate: float,
     env = worker_env(prefix)
     create_topic(bootstrap, env["STREAMER_INPUT_TOPIC"])
     w = start_worker(bootstrap, env, work / prefix)
+    consuming = time.perf_counter()
     if profile is not None and w.proc is not None:
         profile(w.proc.pid)
     stamp: dict[bytes, float] = {}
@@ -365,7 +386,7 @@ def latency(bootstrap: str, records: Records, ids: Sequence[bytes], rate: float,
     try:
         took = produce(bootstrap, env["STREAMER_INPUT_TOPIC"], records, rate=rate, stamp=stamp,
                        ids=ids)
-        lags: list[tuple[float, float]] = []
+        lags: list[LagSample] = []
         Progress(len(records)).watch(lambda: processed([w], lags), 120, w.check_alive)
         lat, emitted = [], []
         for received, alert in watch.close():
@@ -379,8 +400,8 @@ def latency(bootstrap: str, records: Records, ids: Sequence[bytes], rate: float,
                 "p50_ms": quantile(lat, 0.5), "p99_ms": quantile(lat, 0.99),
                 "max_ms": max(lat, default=0.0),
                 "emitted_p50_ms": quantile(emitted, 0.5), "emitted_p99_ms": quantile(emitted, 0.99),
-                **loop_lag_summary(lags),
+                **loop_lag_summary(lags, consuming),
                 "rss_bytes": rss_bytes(w.proc.pid) if w.proc else 0}
     finally:
         w.stop()
-        delete_topics(bootstrap, [v for k, v in env.items() if k.endswith("_TOPIC")])
+        delete_topics(bootstrap, run_topics(bootstrap, env))

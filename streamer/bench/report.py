@@ -57,8 +57,8 @@ def other_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
              + [(f"{lat['load']:.0%} load", lat) for lat in result.get("latency", [])]
              if "loop_lag_max_ms" in section]
     if loops:
-        rows.append(("worst event-loop lag of the worker (`/stats`; limit 100 ms): "
-                     "wall / of which the loop's thread was running",
+        rows.append(("worst event-loop lag of the worker, start-up left out (`/stats`; limit "
+                     "100 ms): wall / of which the loop's thread was running",
                      ", ".join(f"{name} {sec['loop_lag_max_ms']:,.0f} / "
                                f"{sec.get('loop_lag_on_cpu_max_ms', 0):,.0f} ms"
                                for name, sec in loops)))

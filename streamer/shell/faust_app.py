@@ -10,6 +10,11 @@ Agents decode, call the core (through :mod:`streamer.shell.processor`), store st
 State is written once per batch of changed keys, inside the batch, before its offsets are
 acknowledged; Faust flushes the producer (changelog included) before it commits offsets, so a
 committed offset never runs ahead of the state that reflects it.
+
+A batch waits at most ``STREAMER_BATCH_WITHIN_S`` (50 ms) to fill, so live traffic is not held
+back, while a backlog fills it at once. A customer batch gives the event loop a turn after each
+:data:`SLICE_S` of work (fetches, sends, the web pages and the loop-lag probe run in between);
+a lock keeps the timer round of :func:`wire`'s ``fire_pending`` from running between the slices.
 """
 
 from __future__ import annotations
