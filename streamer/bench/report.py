@@ -173,7 +173,7 @@ def write(result: dict[str, Any], out: Path) -> list[Path]:
     paths = [out / "bench.json"]
     paths[0].write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     for key, value in result.items():
-        if isinstance(value, dict | list) and value:
+        if isinstance(value, dict | list) and value and key != "parts":
             p = out / f"{key}.json"
             p.write_bytes(orjson.dumps(value, option=orjson.OPT_INDENT_2))
             paths.append(p)
