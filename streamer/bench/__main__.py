@@ -21,6 +21,10 @@ from streamer.bench.core import encoded_events, offline_core, scenario_events, s
 from streamer.shell.topics import delete_topics
 
 console = Console()
+#: The parts of a run, in order (``--only`` picks some; latency, recovery and the profiled run
+#: need the worker part, whose rate they are paced at).
+PARTS = ("offline", "ceilings", "quix", "worker", "recovery", "latency", "profile",
+         "two_workers")
 
 
 def _section(result: dict[str, Any], name: str, fn: Callable[[], Any]) -> Any:
@@ -46,8 +50,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                               "partitions": broker.PARTITIONS, "worker_events": n_worker,
                               "machine": f"{os.cpu_count()} cores, load average {load:.1f} at "
                                          "start"}
+    parts = set(args.only.split(",")) if args.only else set(PARTS)
+    unknown = parts - set(PARTS)
+    if unknown:
+        raise SystemExit(f"--only: unknown part(s) {sorted(unknown)}; parts: {', '.join(PARTS)}")
+    result["parts"] = sorted(parts, key=PARTS.index)
     off = _section(result, "offline core",
-                   lambda: offline_core(args.offline_events or n, args.scenario))
+                   lambda: offline_core(args.offline_events or n, args.scenario)
+                   ) if "offline" in parts else None
     if off:
         engine = off.pop("_engine")
         result["offline"] = off
@@ -76,14 +86,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         topic = broker.fresh("ceilings")
         broker.create_topic(bootstrap, topic)
         broker.produce(bootstrap, topic, records)
-        result["raw"] = _section(result, "raw aiokafka ceiling",
-                                 lambda: broker.raw_ceiling(bootstrap, topic, n))
-        result["faust_noop"] = _section(result, "no-op Faust agent", lambda: broker.run_child(
-            "streamer.bench.noop_faust", bootstrap, topic, n, work, timeout,
-            "worker", "-l", "warn"))
-        result["quix"] = _section(result, "Quix Streams peer", lambda: broker.run_child(
-            "streamer.bench.quix_app", bootstrap, topic, n_worker, work, timeout,
-            extra={"BENCH_ALERTS_TOPIC": broker.fresh("quix-alerts")}))
+        if "ceilings" in parts:
+            result["raw"] = _section(result, "raw aiokafka ceiling",
+                                     lambda: broker.raw_ceiling(bootstrap, topic, n))
+            result["faust_noop"] = _section(
+                result, "no-op Faust agent", lambda: broker.run_child(
+                    "streamer.bench.noop_faust", bootstrap, topic, n, work, timeout,
+                    "worker", "-l", "warn"))
+        if "quix" in parts:
+            result["quix"] = _section(result, "Quix Streams peer", lambda: broker.run_child(
+                "streamer.bench.quix_app", bootstrap, topic, n_worker, work, timeout,
+                extra={"BENCH_ALERTS_TOPIC": broker.fresh("quix-alerts")}))
         delete_topics(bootstrap, [topic])
 
         spy: list[Any] = []
@@ -101,16 +114,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             spy.append(hotspots.record(pid, out / "worker-stacks.txt", secs, "raw"))
 
         w = _section(result, "streamer worker", lambda: broker.worker_throughput(
-            bootstrap, records[:n_worker], work, timeout_s=timeout))
+            bootstrap, records[:n_worker], work, timeout_s=timeout)) if "worker" in parts else None
         if w:
             result["worker"] = {k: v for k, v in w.items() if not k.startswith("_")}
             more = records[n_worker: n_worker + (500 if quick else 5_000)]
-            result["recovery"] = _section(result, "recovery after kill -9",
-                                          lambda: broker.recovery(bootstrap, w, more, work))
+            if "recovery" in parts:
+                result["recovery"] = _section(result, "recovery after kill -9",
+                                              lambda: broker.recovery(bootstrap, w, more, work))
             broker.stop_all(w, bootstrap)
             max_rate = float(result["worker"]["events_per_s"])
             lat = []
-            for fraction in (0.5, 0.9):
+            for fraction in (0.5, 0.9) if "latency" in parts else ():
                 rate = max(10.0, fraction * max_rate)
                 count = min(n, int(rate * (4 if quick else 20)))
 
@@ -124,9 +138,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             # worker under load, and no reported throughput or latency pays for the sampler.
             rate = max(10.0, 0.9 * max_rate)
             count = min(n, int(rate * (4 if quick else 20)))
-            result["profiled_run"] = _section(result, "py-spy of the worker at 90 %", lambda:
-                                              broker.latency(bootstrap, records[:count],
-                                                             ids[:count], rate, work, profile))
+            if "profile" in parts:
+                result["profiled_run"] = _section(
+                    result, "py-spy of the worker at 90 %", lambda: broker.latency(
+                        bootstrap, records[:count], ids[:count], rate, work, profile))
             for proc in spy:
                 if proc is not None:
                     proc.wait(120)
@@ -137,7 +152,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 result["hotspots"] = {"skipped": "py-spy not installed or not permitted"}
             result["latency"] = lat
         two = _section(result, "two workers", lambda: broker.worker_throughput(
-            bootstrap, records[:n_worker], work, n_workers=2, timeout_s=timeout))
+            bootstrap, records[:n_worker], work, n_workers=2, timeout_s=timeout)
+        ) if "two_workers" in parts else None
         if two:
             result["two_workers"] = {k: v for k, v in two.items() if not k.startswith("_")}
             broker.stop_all(two, bootstrap)
@@ -160,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="reports/bench")
     parser.add_argument("--readme", default="", help="splice the table into this README")
     parser.add_argument("--no-py-spy", action="store_true")
+    parser.add_argument("--only", default="",
+                        help="comma-separated parts to run (default: all): " + ",".join(PARTS))
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the children (workers, peers) are stopped on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

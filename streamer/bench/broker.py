@@ -222,14 +222,43 @@ def start_worker(bootstrap: str, env: dict[str, str], data: Path, name: str = "w
     return w
 
 
-def processed(workers: Sequence[WorkerProcess]) -> int | None:
+def processed(workers: Sequence[WorkerProcess],
+              loop_lag: list[LagSample] | None = None) -> int | None:
+    """Events the workers processed so far (``/stats``); with ``loop_lag``, each worker's
+    worst event-loop lag of the last seconds is appended to it."""
     total = 0
     for w in workers:
         st = w.stats()
         if st is None:
             return None
         total += int(st.get("events_processed", 0))
+        if loop_lag is not None and "event_loop_lag_max_s" in st:
+            loop_lag.append((time.perf_counter(), float(st["event_loop_lag_max_s"]),
+                             float(st.get("event_loop_lag_on_cpu_max_s", 0.0)),
+                             float(st.get("event_loop_lag_window_s", 0.0))))
     return total
+
+
+LagSample = tuple[float, float, float, float]
+#: seconds after a paced run's worker consumes that are still taken as its start-up (Faust
+#: assigns partitions, declares topics and refreshes metadata: >100 ms stalls, once)
+START_UP_S = 5.0
+
+
+def loop_lag_summary(samples: Sequence[LagSample], since: float) -> dict[str, float]:
+    """The worst event-loop lag the workers reported (``/stats``: the worst of their last
+    seconds) once the window of a sample lies after ``since`` (the workers' start-up, when
+    Faust assigns partitions and opens its tables, is left out), and the worst part of a lag
+    the loop's thread spent running (the rest: waiting for a CPU on a busy machine).
+
+    >>> loop_lag_summary([(1.0, 0.5, 0.5, 10.0), (20.0, 0.2, 0.04, 10.0),
+    ...                   (21.0, 0.03, 0.03, 10.0)], since=5.0)
+    {'loop_lag_max_ms': 200.0, 'loop_lag_on_cpu_max_ms': 40.0, 'loop_lag_samples': 2}
+    """
+    steady = [s for s in samples if s[0] - s[3] >= since]
+    return {"loop_lag_max_ms": max((s[1] for s in steady), default=0.0) * 1000,
+            "loop_lag_on_cpu_max_ms": max((s[2] for s in steady), default=0.0) * 1000,
+            "loop_lag_samples": len(steady)}
 
 
 def worker_throughput(bootstrap: str, records: Records, work: Path, n_workers: int = 1,
@@ -246,6 +275,7 @@ def worker_throughput(bootstrap: str, records: Records, work: Path, n_workers: i
     try:
         for w in workers:
             w.wait_consuming(120)
+        consuming = time.perf_counter()
         if profile is not None:
             assert workers[0].proc is not None
             profile(workers[0].proc.pid)
@@ -255,9 +285,14 @@ def worker_throughput(bootstrap: str, records: Records, work: Path, n_workers: i
             for w in workers:
                 w.check_alive()
 
-        progress.watch(lambda: processed(workers), timeout_s, alive)
+        lags: list[LagSample] = []
+        progress.watch(lambda: processed(workers, lags), timeout_s, alive)
         rss = [rss_bytes(w.proc.pid) for w in workers if w.proc is not None]
-        return {**progress.rate(), "workers": n_workers, "rss_bytes": max(rss),
+        # steady state: from the first events processed (assignment and start-up are over)
+        moving = [t for t, n in progress.samples if n > 0]
+        steady = max(consuming, moving[0] if moving else consuming)
+        return {**progress.rate(), **loop_lag_summary(lags, steady), "workers": n_workers,
+                "rss_bytes": max(rss),
                 "customers": len({k for k, _ in records}), "_env": env, "_workers": workers}
     except BaseException:
         for w in workers:
@@ -265,11 +300,21 @@ def worker_throughput(bootstrap: str, records: Records, work: Path, n_workers: i
         raise
 
 
+def run_topics(bootstrap: str, env: dict[str, str]) -> list[str]:
+    """Every topic of one worker run: its own, and those Faust made under its app id (the
+    changelogs, the cluster stage's internal topics, the assignor's)."""
+    own = [v for k, v in env.items() if k.endswith("_TOPIC")]
+    app_id = env.get("STREAMER_APP_ID", "")
+    with admin_client(bootstrap, timeout_s=10) as admin:
+        names = admin.list_topics()
+    return own + [t for t in names if app_id and t.startswith(app_id + "-")]
+
+
 def stop_all(result: dict[str, Any], bootstrap: str) -> None:
     for w in result.pop("_workers", []):
         w.stop()
     env = result.pop("_env", {})
-    delete_topics(bootstrap, [v for k, v in env.items() if k.endswith("_TOPIC")])
+    delete_topics(bootstrap, run_topics(bootstrap, env))
 
 
 def recovery(bootstrap: str, result: dict[str, Any], records: Records, work: Path
@@ -294,38 +339,75 @@ def _ms(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
 
 
+class AlertWatch:
+    """Reads a topic of alerts from its start in a thread while the stream is produced, and
+    stamps each alert with the wall time it was received (event -> alert latency is then
+    measured as a user of the alerts topic sees it: processing, batching, the output send
+    and the broker's hop included)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        import threading
+
+        from kafka import KafkaConsumer
+
+        self.received: list[tuple[float, dict[str, Any]]] = []
+        self._stop = threading.Event()
+        self._consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                       auto_offset_reset="earliest", fetch_max_wait_ms=20)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for records in self._consumer.poll(timeout_ms=50).values():
+                now = time.time()
+                self.received.extend((now, orjson.loads(r.value)) for r in records)
+
+    def close(self, linger_s: float = 3.0) -> list[tuple[float, dict[str, Any]]]:
+        """Keep reading for ``linger_s`` more seconds, then stop; all (received at, alert)."""
+        time.sleep(linger_s)
+        self._stop.set()
+        self._thread.join(10)
+        self._consumer.close()
+        return self.received
+
+
 def latency(bootstrap: str, records: Records, ids: Sequence[bytes], rate: float,
             work: Path, profile: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Paced producer at ``rate`` events/s into a running worker: event -> alert latency.
+    """Paced producer at ``rate`` events/s into a running worker: event -> alert latency, from
+    the moment the event is handed to the producer to the moment a consumer of the alerts
+    topic receives the alert it triggered (and, for comparison, to the alert's
+    ``emitted_at``, stamped when the worker's batch started).
 
     ``profile(pid)`` is called once the worker consumes (the bench starts py-spy there)."""
-    from kafka import KafkaConsumer
-
     prefix = fresh("latency")
     env = worker_env(prefix)
     create_topic(bootstrap, env["STREAMER_INPUT_TOPIC"])
     w = start_worker(bootstrap, env, work / prefix)
+    consuming = time.perf_counter()
     if profile is not None and w.proc is not None:
         profile(w.proc.pid)
     stamp: dict[bytes, float] = {}
+    watch = AlertWatch(bootstrap, env["STREAMER_ALERTS_TOPIC"])
     try:
         took = produce(bootstrap, env["STREAMER_INPUT_TOPIC"], records, rate=rate, stamp=stamp,
                        ids=ids)
-        Progress(len(records)).watch(lambda: processed([w]), 120, w.check_alive)
-        consumer = KafkaConsumer(env["STREAMER_ALERTS_TOPIC"], bootstrap_servers=bootstrap,
-                                 auto_offset_reset="earliest", consumer_timeout_ms=3000,
-                                 group_id=None)
-        lat = []
-        for msg in consumer:
-            alert = orjson.loads(msg.value)
+        lags: list[LagSample] = []
+        Progress(len(records)).watch(lambda: processed([w], lags), 120, w.check_alive)
+        lat, emitted = [], []
+        for received, alert in watch.close():
             sent = stamp.get(str(alert.get("trigger_event_id", "")).encode())
-            if sent is not None and alert.get("emitted_at"):
-                lat.append(_ms(alert["emitted_at"]) - sent * 1000)
-        consumer.close()
+            if sent is None:
+                continue
+            lat.append((received - sent) * 1000)
+            if alert.get("emitted_at"):
+                emitted.append(_ms(alert["emitted_at"]) - sent * 1000)
         return {"target_rate": rate, "achieved_rate": len(records) / took, "alerts": len(lat),
                 "p50_ms": quantile(lat, 0.5), "p99_ms": quantile(lat, 0.99),
-                "max_ms": max(lat, default=0.0), "rss_bytes": rss_bytes(w.proc.pid)
-                if w.proc else 0}
+                "max_ms": max(lat, default=0.0),
+                "emitted_p50_ms": quantile(emitted, 0.5), "emitted_p99_ms": quantile(emitted, 0.99),
+                **loop_lag_summary(lags, consuming + START_UP_S),
+                "rss_bytes": rss_bytes(w.proc.pid) if w.proc else 0}
     finally:
         w.stop()
-        delete_topics(bootstrap, [v for k, v in env.items() if k.endswith("_TOPIC")])
+        delete_topics(bootstrap, run_topics(bootstrap, env))

@@ -18,6 +18,19 @@ import time
 from typing import Any
 
 
+def _dumps(value: Any) -> bytes:
+    """Quix serialises state *keys* (the message key as a prefix, the state name) with the same
+    ``dumps`` as values: strings as UTF-8, states with the project's codec (values are only
+    ever loaded back, keys never)."""
+    from streamer.core import codec
+
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, bytes):
+        return value
+    return codec.encode(value)
+
+
 def main() -> None:
     from quixstreams import Application
     from quixstreams.context import message_context
@@ -36,7 +49,7 @@ def main() -> None:
         auto_offset_reset="earliest",
         state_dir=os.environ.get("BENCH_DATA_DIR", ".local/bench-quix"),
         commit_interval=1.0,
-        rocksdb_options=RocksDBOptions(dumps=codec.encode, loads=codec.decode),
+        rocksdb_options=RocksDBOptions(dumps=_dumps, loads=codec.decode),
         loglevel="WARNING",
     )
     events = app.topic(os.environ.get("BENCH_TOPIC", "bench-quix"), value_deserializer="bytes",

@@ -45,9 +45,23 @@ def throughput_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 def other_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     for lat in result.get("latency", []):
+        value = f"p50 {lat['p50_ms']:,.0f} ms / p99 {lat['p99_ms']:,.0f} ms"
+        if "emitted_p99_ms" in lat:
+            value += (f" (to `emitted_at`: p50 {lat['emitted_p50_ms']:,.0f} / "
+                      f"p99 {lat['emitted_p99_ms']:,.0f} ms)")
         rows.append((f"event→alert latency at {lat['load']:.0%} of the worker's max "
-                     f"({lat['achieved_rate']:,.0f} ev/s, {lat['alerts']} alerts)",
-                     f"p50 {lat['p50_ms']:,.0f} ms / p99 {lat['p99_ms']:,.0f} ms"))
+                     f"({lat['achieved_rate']:,.0f} ev/s, {lat['alerts']} alerts; produced → "
+                     "received by a consumer of the alerts topic)", value))
+    loops = [(name, section) for name, section in
+             [("throughput run", result.get("worker") or {})]
+             + [(f"{lat['load']:.0%} load", lat) for lat in result.get("latency", [])]
+             if "loop_lag_max_ms" in section]
+    if loops:
+        rows.append(("worst event-loop lag of the worker, start-up left out (`/stats`; limit "
+                     "100 ms): wall / of which the loop's thread was running",
+                     ", ".join(f"{name} {sec['loop_lag_max_ms']:,.0f} / "
+                               f"{sec.get('loop_lag_on_cpu_max_ms', 0):,.0f} ms"
+                               for name, sec in loops)))
     state = result.get("state") or {}
     if state:
         rows.append(("encoded state per customer (p50 / p99 / max)",
@@ -159,7 +173,7 @@ def write(result: dict[str, Any], out: Path) -> list[Path]:
     paths = [out / "bench.json"]
     paths[0].write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     for key, value in result.items():
-        if isinstance(value, dict | list) and value:
+        if isinstance(value, dict | list) and value and key != "parts":
             p = out / f"{key}.json"
             p.write_bytes(orjson.dumps(value, option=orjson.OPT_INDENT_2))
             paths.append(p)

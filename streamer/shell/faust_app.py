@@ -10,6 +10,11 @@ Agents decode, call the core (through :mod:`streamer.shell.processor`), store st
 State is written once per batch of changed keys, inside the batch, before its offsets are
 acknowledged; Faust flushes the producer (changelog included) before it commits offsets, so a
 committed offset never runs ahead of the state that reflects it.
+
+A batch waits at most ``STREAMER_BATCH_WITHIN_S`` (50 ms) to fill, so live traffic is not held
+back, while a backlog fills it at once. A customer batch gives the event loop a turn after each
+:data:`SLICE_S` of work (fetches, sends, the web pages and the loop-lag probe run in between);
+a lock keeps the timer round of :func:`wire`'s ``fire_pending`` from running between the slices.
 """
 
 from __future__ import annotations
@@ -42,6 +47,11 @@ log = logging.getLogger("streamer.worker")
 #: stored entries read per step while rebuilding a partition's timers after an assignment
 ADOPT_CHUNK = 2_000
 
+
+#: A customer batch gives the event loop a turn after at most this much work (seconds), so
+#: fetching, sends, heartbeats of the web server and ``/health`` never wait behind a whole
+#: batch of 500 events (issue 9: the loop must not block for more than 100 ms at a time).
+SLICE_S = 0.02
 
 #: RocksDB sizes per partition database (two tables x the partitions a worker owns). Faust's
 #: defaults (64 MiB x 3 write buffers and a 2 GiB block cache *each*) let a worker's memory
@@ -82,6 +92,10 @@ def create_app(settings: Settings) -> faust.App:
         "producer_max_request_size": max(settings.max_message_bytes * 2, 1_048_576),
         "consumer_max_fetch_size": max(settings.max_message_bytes * 2, 1_048_576),
         "stream_buffer_maxsize": 4096,
+        # Records handed over per fetch: Faust's fetcher drains a fetch into the streams
+        # without yielding, and unbounded (aiokafka's default) a backlog's fetch of ~2 MB per
+        # partition held the event loop for >100 ms.
+        "broker_max_poll_records": 500,
         "broker_commit_every": 1000,
         "broker_commit_interval": 1.0,
         "table_standby_replicas": 0,
@@ -161,6 +175,9 @@ def wire(app: faust.App, s: Settings) -> None:
     #: batches go to its partition
     last_event: dict[int, Any] = {}
     adopted: set[int] = set()
+    #: one customer batch (or timer round) at a time, from its first record to its state
+    #: writes, although a batch now gives the event loop a turn between its slices
+    lock = asyncio.Lock()
     app.streamer_processor, app.streamer_health = proc, health  # for pages and tests
     app.streamer_clusters = clusters
     app.streamer_metrics = metrics
@@ -237,8 +254,16 @@ def wire(app: faust.App, s: Settings) -> None:
             if p not in adopted:
                 adopted.add(p)
                 app.add_future(adopt(p))
-        result = proc.process_batch(messages, wall_ms())
-        await emit(result, states, events)
+        async with lock:
+            steps = proc.process_batch_steps(messages, wall_ms(), slice_s=SLICE_S)
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    result: BatchResult = done.value
+                    break
+                await asyncio.sleep(0)  # the event loop's turn (see SLICE_S)
+            await emit(result, states, events)
         if time.monotonic() - snapshot["at"] >= s.model_snapshot_interval_s:
             snapshot["at"] = time.monotonic()
             for key, (partition, value) in proc.snapshot_populations().items():
@@ -271,10 +296,11 @@ def wire(app: faust.App, s: Settings) -> None:
         """Timers left due when a batch's budget ran out, on partitions gone quiet since."""
         if not proc.pending:
             return
-        parts = {p for p in proc.pending if p in last_event}
-        started = time.monotonic()
-        result = proc.process_batch([], wall_ms())
-        await emit(result, states, {p: last_event[p] for p in parts})
+        async with lock:  # never between the slices of a batch (it would take its writes)
+            parts = {p for p in proc.pending if p in last_event}
+            started = time.monotonic()
+            result = proc.process_batch([], wall_ms())
+            await emit(result, states, {p: last_event[p] for p in parts})
         observe("detect", result, [], [], started)
 
     @app.on_partitions_revoked.connect

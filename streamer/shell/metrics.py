@@ -21,7 +21,7 @@ streamer_batches_total                          counter    agent
 streamer_batch_duration_seconds                 histogram  agent
 streamer_alert_latency_seconds                  histogram  (emitted_at - record timestamp)
 streamer_event_time_lag_seconds                 histogram  (wall clock now - event ts)
-streamer_event_loop_lag_seconds                 histogram  (scheduling delay of a timer)
+streamer_event_loop_lag_seconds                 histogram  (how late a 50 ms probe woke)
 streamer_consumer_lag                           gauge      topic, partition
 streamer_last_batch_timestamp_seconds           gauge      (unix time of the last batch)
 streamer_customers_tracked                      gauge      (live customer states)
@@ -52,6 +52,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,11 @@ EVENT_LAG_BUCKETS = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3
 BATCH_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LOOP_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 STATE_BUCKETS = (256, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 262144, 1048576)
+#: The loop-lag probe: how often it wakes, over how long ``/stats`` reports the worst lag, and
+#: how many probes that keeps (the cap of the window).
+LOOP_PROBE_S = 0.05
+LOOP_WINDOW_S = 10.0
+LOOP_PROBES = int(LOOP_WINDOW_S / LOOP_PROBE_S) + 1
 #: no ``*_created`` series: they double the exposition for nothing
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
@@ -173,6 +179,8 @@ class Metrics:
             for status in STATUSES:
                 self.alerts.labels(severity=sev, status=status)
         self.loop_lag_last_s = 0.0
+        #: (monotonic time, lag, lag on CPU) of the recent loop probes (bounded: LOOP_PROBES)
+        self._loop_lags: deque[tuple[float, float, float]] = deque(maxlen=LOOP_PROBES)
         self._state_bytes_at = -STATE_BYTES_TTL_S
         self._state_bytes_sources: dict[str, Callable[[], int]] = {}
 
@@ -262,9 +270,37 @@ class Metrics:
         self.last_batch.set(now_ms / 1000)
         return alerts
 
-    def observe_loop_lag(self, lag_s: float) -> None:
+    def observe_loop_lag(self, lag_s: float, now: float | None = None,
+                         on_cpu_s: float | None = None) -> None:
+        """One probe of the event loop's lag (how late a timer ran), at monotonic ``now``.
+
+        ``on_cpu_s``: how much of the lag the loop's own thread spent running (its CPU time
+        over the probe, capped at the lag): the part the process's own code is responsible
+        for. The rest is time the thread waited for a CPU (a busy machine), not a blocked loop.
+        """
         self.loop_lag_last_s = max(0.0, lag_s)
         self.loop_lag.observe(self.loop_lag_last_s)
+        at = time.monotonic() if now is None else now
+        cpu = self.loop_lag_last_s if on_cpu_s is None else min(self.loop_lag_last_s,
+                                                                max(0.0, on_cpu_s))
+        self._loop_lags.append((at, self.loop_lag_last_s, cpu))
+
+    def loop_lag_max(self, window_s: float = LOOP_WINDOW_S, now: float | None = None,
+                     on_cpu: bool = False) -> float:
+        """The largest loop lag probed in the last ``window_s`` seconds (0 before any probe);
+        with ``on_cpu``, the largest part of a lag the loop's thread spent running.
+
+        >>> m = Metrics()
+        >>> m.observe_loop_lag(0.3, now=10.0, on_cpu_s=0.05); m.observe_loop_lag(0.002, now=30.0)
+        >>> m.loop_lag_max(now=31.0), m.loop_lag_max(now=19.0)
+        (0.002, 0.3)
+        >>> m.loop_lag_max(now=19.0, on_cpu=True)
+        0.05
+        """
+        at = time.monotonic() if now is None else now
+        i = 2 if on_cpu else 1
+        return max((probe[i] for probe in self._loop_lags if at - probe[0] <= window_s),
+                   default=0.0)
 
     def set_consumer_lag(self, lags: Mapping[tuple[str, int], int]) -> None:
         """Replace the per-partition lag gauges (partitions no longer assigned disappear)."""
@@ -311,19 +347,25 @@ class Metrics:
         return total
 
 
-async def measure_loop_lag(metrics: Metrics, interval_s: float = 1.0,
+async def measure_loop_lag(metrics: Metrics, interval_s: float = LOOP_PROBE_S,
                            clock: Callable[[], float] = time.monotonic,
-                           rounds: int | None = None) -> None:
+                           rounds: int | None = None,
+                           cpu_clock: Callable[[], float] = time.thread_time) -> None:
     """Sleep ``interval_s`` repeatedly; how much later than asked it wakes is the loop lag.
 
     A batch that hogs the event loop (CPU-bound scoring, a blocking call) shows up here as a
-    late wake-up; ``rounds`` bounds the loop (tests), ``None`` runs until cancelled.
+    late wake-up: with a probe every ``interval_s``, a stretch of ``b`` seconds without a turn
+    for the loop is seen as a lag of at least ``b - interval_s``. The loop thread's CPU time
+    over the probe (``cpu_clock``) tells a blocked loop from a starved one. ``rounds`` bounds
+    the loop (tests), ``None`` runs until cancelled.
     """
     n = 0
     while rounds is None or n < rounds:
-        start = clock()
+        start, cpu = clock(), cpu_clock()
         await asyncio.sleep(interval_s)
-        metrics.observe_loop_lag(clock() - start - interval_s)
+        end = clock()
+        metrics.observe_loop_lag(end - start - interval_s, now=end,
+                                 on_cpu_s=cpu_clock() - cpu)
         n += 1
 
 

@@ -13,13 +13,20 @@ from typing import Any
 from streamer.settings import Settings
 from streamer.shell import faust_compat
 from streamer.shell.dashboard import STATIC_FILES, OpsView, riskiest, static_file
-from streamer.shell.metrics import CONTENT_TYPE_LATEST, Metrics, consumer_lags, directory_bytes
+from streamer.shell.metrics import (
+    CONTENT_TYPE_LATEST,
+    LOOP_WINDOW_S,
+    Metrics,
+    consumer_lags,
+    directory_bytes,
+    measure_loop_lag,
+)
 from streamer.shell.worker import internal_topics
 
 #: Paths answered without a token.
 OPEN_PATHS = frozenset({"/health", "/ready", "/login"})
 COOKIE = "streamer_session"
-#: How often the monitor task wakes (event-loop lag), and how often it refreshes lags.
+#: How often the monitor task wakes, and every how many wake-ups it refreshes consumer lags.
 MONITOR_INTERVAL_S = 1.0
 LAG_EVERY = 5
 
@@ -243,12 +250,11 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
                     "stall_window_s": health.stall_s}
 
     async def monitor() -> None:
-        """Event-loop lag every second; consumer lag, readiness and rates every few."""
+        """Consumer lag, readiness and rates every few seconds (the loop lag has its own
+        probe, :func:`~streamer.shell.metrics.measure_loop_lag`)."""
         n = 0
         while True:
-            start = time.monotonic()
             await asyncio.sleep(MONITOR_INTERVAL_S)
-            metrics.observe_loop_lag(time.monotonic() - start - MONITOR_INTERVAL_S)
             n += 1
             if n % LAG_EVERY:
                 continue
@@ -268,6 +274,10 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
     @app.task
     async def start_monitor() -> None:
         await monitor()
+
+    @app.task
+    async def probe_loop_lag() -> None:
+        await measure_loop_lag(metrics)
 
     def json(body: Any, status: int = 200) -> Any:
         import orjson
@@ -299,7 +309,10 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
                      "customers_cached": len(proc.cache),
                      "assigned": sorted(f"{tp.topic}:{tp.partition}" for tp in assignment()),
                      "batches": health.batches,
-                     "event_loop_lag_s": round(metrics.loop_lag_last_s, 4), **proc.stats(),
+                     "event_loop_lag_s": round(metrics.loop_lag_last_s, 4),
+                     "event_loop_lag_max_s": round(metrics.loop_lag_max(), 4),
+                     "event_loop_lag_on_cpu_max_s": round(metrics.loop_lag_max(on_cpu=True), 4),
+                     "event_loop_lag_window_s": LOOP_WINDOW_S, **proc.stats(),
                      "faust_consumer_patch": faust_compat.consumer_patch_installed(),
                      **proc.quality.snapshot()})
 
@@ -364,7 +377,7 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
 
     app.page("/login")(Login)
     del health_page, ready_page, metrics_page, stats_page, customer_page, index_page
-    del static_page, overview_page, risk_page, start_monitor
+    del static_page, overview_page, risk_page, start_monitor, probe_loop_lag
 
 
 def _state_stores(app: Any, s: Settings) -> dict[str, Callable[[], int]]:
