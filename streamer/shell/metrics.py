@@ -32,6 +32,9 @@ streamer_state_encoded_bytes                    histogram  table (size of each s
 streamer_assigned_partitions                    gauge      (partitions of the input assigned)
 streamer_ready                                  gauge      (1 when ``/ready`` answers 200)
 streamer_dashboard_view_entries                 gauge      kind (bounded dashboard view)
+streamer_driver_structure_size                  gauge      structure (the core driver's
+                                                           bounded structures: cached states,
+                                                           timers, ledger ranges, ...)
 ==============================================  =========  ==================================
 
 >>> m = Metrics()
@@ -173,6 +176,9 @@ class Metrics:
         self.view_entries = Gauge("streamer_dashboard_view_entries",
                                   "Entries held by the dashboard's bounded view", ["kind"],
                                   registry=r)
+        self.structures = Gauge("streamer_driver_structure_size",
+                                "Entries in each bounded structure of the core driver",
+                                ["structure"], registry=r)
         for outcome in OUTCOMES:
             self.events.labels(outcome=outcome)
         for sev in SEVERITIES:
@@ -301,6 +307,11 @@ class Metrics:
         i = 2 if on_cpu else 1
         return max((probe[i] for probe in self._loop_lags if at - probe[0] <= window_s),
                    default=0.0)
+
+    def set_structures(self, sizes: Mapping[str, int]) -> None:
+        """The driver's structure sizes (``Driver.sizes()``), one gauge per structure."""
+        for name, size in sizes.items():
+            self.structures.labels(structure=name).set(size)
 
     def set_consumer_lag(self, lags: Mapping[tuple[str, int], int]) -> None:
         """Replace the per-partition lag gauges (partitions no longer assigned disappear)."""

@@ -207,13 +207,8 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
         return hw, pos
 
     def agents_alive() -> tuple[bool, str]:
-        for agent in app.agents.values():
-            for actor in getattr(agent, "_actors", []):
-                task = getattr(actor, "actor_task", None)
-                if task is not None and task.done():
-                    exc = task.exception() if not task.cancelled() else None
-                    return False, f"agent {agent.name} stopped: {exc!r}"
-        return True, ""
+        why = faust_compat.stopped_agent(app.agents.values())
+        return why is None, why or ""
 
     def readiness() -> tuple[bool, str]:
         """Assigned input partitions, no rebalance, table recovery done (Faust's public state:
@@ -270,6 +265,7 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
                               or 0)
             for kind, size in view.sizes().items():
                 metrics.view_entries.labels(kind=kind).set(size)
+            metrics.set_structures(proc.driver.sizes())
 
     @app.task
     async def start_monitor() -> None:

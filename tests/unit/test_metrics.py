@@ -114,10 +114,12 @@ def test_every_documented_metric_is_exposed_and_nothing_else() -> None:
     m.batch_duration.labels(agent="detect").observe(0.1)
     m.dead_lettered.labels(reason="bad_json").inc()
     m.fields_dropped.labels(field="temperature").inc()
+    m.set_structures({"timers": 4, "ledger_ranges": 1})
     exposed = {name + "_total" if f.type == "counter" else name
                for name, f in families(m).items()}
     assert exposed == documented_names(), exposed ^ documented_names()
     assert m.value("streamer_customers_tracked") == 7
+    assert m.value("streamer_driver_structure_size", structure="timers") == 4
     assert m.value("streamer_cluster_index_size") == 3
     assert m.value("streamer_state_bytes", store="rocksdb") == 99
     assert m.value("streamer_consumer_lag", topic="in", partition="0") == 5
