@@ -8,7 +8,7 @@ FEAST_STAMP := $(VENV)/.feast-installed
 export KAFKA_PORT ?= 19092
 
 .DEFAULT_GOAL := help
-.PHONY: help venv kafka kafka-down kafka-status demo test test-unit test-integration test-durability lint typecheck eval bench clean tools test-kafka4
+.PHONY: help venv kafka kafka-down kafka-status demo test test-unit test-integration test-durability lint typecheck eval bench clean tools test-kafka4 test-bench
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
@@ -33,7 +33,7 @@ kafka-status: $(STAMP) ## is the local broker up?
 demo: $(STAMP) ## broker (if needed) + worker + attack simulation, alerts shown live
 	$(BIN)/streamer demo
 
-test: $(STAMP) lint typecheck test-unit test-integration test-durability test-kafka4 ## the full suite: lint, types, unit, real-broker integration and fault tests, Kafka 4 stage
+test: $(STAMP) lint typecheck test-unit test-integration test-durability test-kafka4 test-bench ## the full suite: lint, types, unit, real-broker integration and fault tests, Kafka 4 stage, a quick bench
 
 test-unit: $(STAMP) ## unit and doctests of the pure core (no broker)
 	$(BIN)/pytest -q -m "not kafka and not durability" tests/unit streamer
@@ -57,6 +57,9 @@ BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
+
+test-bench: $(BENCH_STAMP) ## a quick `make bench` on the real broker: every part runs and reports
+	$(BIN)/pytest -q -m kafka tests/bench
 
 bench: $(BENCH_STAMP) ## on the real broker: ceilings, worker, Quix peer, offline core, latency, state, recovery; README table
 	$(BIN)/python -m streamer.bench --readme README.md $(BENCH_ARGS)

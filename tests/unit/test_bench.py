@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-import pytest
 
 from streamer.bench import hotspots, report
 from streamer.bench.__main__ import main
@@ -60,19 +59,3 @@ def test_hotspots_charge_samples_to_the_innermost_known_package(tmp_path: Path) 
     assert dict(got["by_package"]) == {"streamer.core": 0.6, "faust.sensors/monitor": 0.3,
                                        "aiokafka": 0.1}
     assert got["top_leaf_functions"][0] == ("step (streamer/core/customer.py:3)", 0.6)
-
-
-@pytest.mark.kafka
-def test_quick_run_on_the_broker_measures_every_consumer(kafka_bootstrap: str,
-                                                         tmp_path: Path) -> None:
-    out = tmp_path / "bench"
-    code = main(["--quick", "--scenario", "smoke", "--bootstrap", kafka_bootstrap,
-                 "--out", str(out), "--no-py-spy"])
-    result = _outputs(out)
-    assert code == 0, result.get("errors")
-    for key in ("raw", "faust_noop", "worker", "quix", "offline", "two_workers"):
-        section = result[key]
-        assert isinstance(section, dict) and "events_per_s" in section, key
-    assert isinstance(result["latency"], list) and len(result["latency"]) == 2
-    assert isinstance(result["recovery"], dict)
-    assert "kill9_to_first_processed_s" in result["recovery"]
