@@ -8,6 +8,7 @@ import orjson
 
 from streamer.bench import hotspots, report
 from streamer.bench.__main__ import main
+from streamer.bench.core import scenario_events
 
 README = "# x\n\nintro\n\n<!-- bench:start -->\nold table\n<!-- bench:end -->\n\nafter\n"
 
@@ -27,7 +28,7 @@ def test_quick_offline_run_writes_json_plot_and_readme(tmp_path: Path) -> None:
                  "--readme", str(readme)]) == 0
     result = _outputs(out)
     offline = result["offline"]
-    assert isinstance(offline, dict) and offline["events"] == 2122
+    assert isinstance(offline, dict) and offline["events"] == len(scenario_events("smoke"))
     assert set(offline["steps_us"]) >= {"simhash_us", "markers_and_topic_us",
                                         "profile_learn_one_us", "compute_signals_us"}
     state = result["state"]

@@ -38,6 +38,7 @@ from streamer.core.population import POPULATION_LIMITS, Population
 from streamer.core.scoring import SIGNAL_BY_NAME
 from streamer.errors import StateCodecError
 from streamer.shell.processor import CustomerProcessor, Message
+from streamer.sim.data import shared_data_dir
 from streamer.sim.simulator import simulate
 from tests.unit.core_streams import HOUR, T0, benign_events, extraction_events, run_customer
 
@@ -95,6 +96,8 @@ def _restored_engine() -> Engine:
 # --- round trip after a real replay ----------------------------------------------------------
 
 
+@pytest.mark.skipif(shared_data_dir() is None, reason=(
+    "needs the real prompt corpora (../shared/data): the fallback corpora are too few"))
 def test_resumed_replay_gives_the_same_alerts_and_features() -> None:
     events = smoke_events()
     half = SPLIT

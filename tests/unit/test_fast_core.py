@@ -35,6 +35,7 @@ from streamer.core.alerts import rank
 from streamer.core.engine import replay
 from streamer.core.events import event_from_dict
 from streamer.core.profile import NEAR_DUPLICATE_BITS
+from streamer.sim.data import shared_data_dir
 from streamer.sim.simulator import simulate
 
 REFERENCE = Path(__file__).parent / "data" / "fast_core_reference.json"
@@ -150,6 +151,8 @@ def _edit(text: str, r: random.Random) -> str:
     return " ".join(w)
 
 
+@pytest.mark.skipif(shared_data_dir() is None, reason=(
+    "needs the real prompt corpora (../shared/data): the fallback corpora are too few"))
 def test_simhash_keeps_near_duplicates_close_and_unrelated_prompts_far() -> None:
     r = random.Random(5)
     prompts = [p for p in _prompts() if len(fingerprints.words(p)) >= 20]
