@@ -272,13 +272,19 @@ class HalfSpaceTrees:
             self.rebuild()
         vals = self._values(x)
         n_nodes, n_branches = self.n_nodes, (1 << self.height) - 1
-        l_mass, split_feature = self.l_mass, self.split_feature
+        l_mass, split_feature, split_at = self.l_mass, self.split_feature, self.split_at
+        height = self.height
+        complete = None not in vals
         for t in range(self.n_trees):
             base, tree = t * n_nodes, t * n_branches
             node = 0
-            for _ in range(self.height):
+            for _ in range(height):
                 l_mass[base + node] += 1
-                node = self._child(base, node, tree, vals[split_feature[tree + node]])
+                if complete:  # the common case, :meth:`_child` inlined
+                    at = tree + node
+                    node = 2 * node + 1 if vals[split_feature[at]] < split_at[at] else 2 * node + 2  # type: ignore[operator]
+                else:
+                    node = self._child(base, node, tree, vals[split_feature[tree + node]])
             l_mass[base + node] += 1
         self.counter += 1
         if self.counter == self.window_size:
@@ -291,22 +297,33 @@ class HalfSpaceTrees:
         """Anomaly score in [0, 1] (high is anomalous); 0 during the first window."""
         if self.first_window or not self.features:
             return 0.0
+        return self.score_values(self._values(x))
+
+    def score_values(self, vals: list[float | None]) -> float:
+        """:meth:`score_one` of the values of :attr:`features`, in that order."""
+        if self.first_window or not self.features:
+            return 0.0
         if not self.split_at:
             self.rebuild()
-        vals = self._values(x)
         size_limit = 0.1 * self.window_size
         n_nodes, n_branches = self.n_nodes, (1 << self.height) - 1
-        r_mass, split_feature = self.r_mass, self.split_feature
+        r_mass, split_feature, split_at = self.r_mass, self.split_feature, self.split_at
+        height = self.height
+        complete = None not in vals
         score = 0.0
         for t in range(self.n_trees):
             base, tree = t * n_nodes, t * n_branches
             node, depth_pow, partial = 0, 1, 0.0
-            for _ in range(self.height):
+            for _ in range(height):
                 r = r_mass[base + node]
                 partial += r * depth_pow
                 if r < size_limit:
                     break
-                node = self._child(base, node, tree, vals[split_feature[tree + node]])
+                if complete:  # the common case, :meth:`_child` inlined
+                    at = tree + node
+                    node = 2 * node + 1 if vals[split_feature[at]] < split_at[at] else 2 * node + 2  # type: ignore[operator]
+                else:
+                    node = self._child(base, node, tree, vals[split_feature[tree + node]])
                 depth_pow <<= 1
             else:
                 partial += r_mass[base + node] * depth_pow

@@ -47,6 +47,9 @@ POPULATION_LIMITS: dict[str, tuple[float, float]] = {
     "inter_arrival_cv": (0.0, 3.0),
     "active_hours_last_day": (0.0, 24.0),
 }
+#: The model's feature order (sorted names, as the trees take them) with their ranges.
+_SORTED_NAMES = tuple(sorted(POPULATION_LIMITS))
+_SORTED_LIMITS = tuple((name, *POPULATION_LIMITS[name]) for name in _SORTED_NAMES)
 MODEL_NEW_AFTER_WATCHING_MS = 3_600_000
 MAX_MODELS = 64
 
@@ -80,7 +83,13 @@ class Population:
         """Population anomaly score of one window's signals in [0, 1] (0 until warmed up)."""
         if self.windows_learnt < 200:
             return 0.0
-        return float(self.hst.score_one(self._vector(signals)))
+        hst = self.hst
+        if hst.features != _SORTED_NAMES:  # pragma: no cover - trees of another layout
+            return float(hst.score_one(self._vector(signals)))
+        get = signals.get
+        vals: list[float | None] = [min(hi, max(lo, get(name, lo)))
+                                    for name, lo, hi in _SORTED_LIMITS]
+        return float(hst.score_values(vals))
 
     def learn_window(self, signals: dict[str, float], ts_ms: int) -> None:
         self.hst.learn_one(self._vector(signals))

@@ -100,6 +100,11 @@ class CustomerProfile:
         """Exponentially weighted mean of one indicator over recent events."""
         return self.sums[_IDX[indicator]] / self.weight if self.weight else 0.0
 
+    def rates(self) -> list[float]:
+        """:meth:`rate` of every indicator, in :data:`INDICATORS` order."""
+        w = self.weight
+        return [total / w for total in self.sums] if w else [0.0] * _N_INDICATORS
+
     def learn_one(self, event: InferenceEvent, model_age_ms: int | None) -> dict[str, float]:
         """Fold one event in; return its indicator values (for window aggregation)."""
         x = [0.0] * _N_INDICATORS
