@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from hashlib import blake2b as _blake2b
 
 from streamer.core.events import InferenceEvent
 from streamer.core.fingerprints import RotatingBloom, nearest_distance, prompt_fingerprint
-from streamer.core.markers import TOPICS, prompt_markers
+from streamer.core.markers import TOPICS, PromptMarkers, prompt_markers
 
 #: Per-event indicators whose exponentially weighted rate the profile keeps.
 INDICATORS: tuple[str, ...] = (
@@ -64,6 +65,43 @@ NEAR_DUPLICATE_BITS = 4
 RATE_HALF_LIFE_MS = 3_600_000
 HOUR_MS = 3_600_000
 NEW_MODEL_MS = 24 * HOUR_MS
+
+
+#: Cap of the per-prompt cache (digest of the text -> fingerprint and markers); oldest first out.
+PROMPT_CACHE_MAX = 1 << 13
+_prompt_cache: dict[bytes, tuple[int, int, int, PromptMarkers]] = {}
+_prompt_cache_hits = [0, 0]  # hits, misses
+
+
+def prompt_features(prompt: str) -> tuple[int, int, int, PromptMarkers]:
+    """``(*prompt_fingerprint(prompt), prompt_markers(prompt))``, remembered for the last
+    :data:`PROMPT_CACHE_MAX` distinct prompts (retries, benchmark re-runs and fixed wrappers
+    repeat whole prompts). The cache is keyed by a 128-bit BLAKE2b digest of the text and keeps
+    only derived numbers, never the text.
+
+    >>> a = prompt_features("Think step by step: what is 2 + 2?")
+    >>> a == (*prompt_fingerprint("Think step by step: what is 2 + 2?"),
+    ...       prompt_markers("Think step by step: what is 2 + 2?"))
+    True
+    >>> prompt_features("Think step by step: what is 2 + 2?") is a
+    True
+    """
+    key = _blake2b(prompt.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    hit = _prompt_cache.get(key)
+    if hit is not None:
+        _prompt_cache_hits[0] += 1
+        return hit
+    _prompt_cache_hits[1] += 1
+    if len(_prompt_cache) >= PROMPT_CACHE_MAX:
+        del _prompt_cache[next(iter(_prompt_cache))]
+    value = _prompt_cache[key] = (*prompt_fingerprint(prompt), prompt_markers(prompt))
+    return value
+
+
+def prompt_cache_stats() -> dict[str, int]:
+    """Size, cap, hits and misses of the per-prompt cache (a metric of bounded state)."""
+    return {"size": len(_prompt_cache), "cap": PROMPT_CACHE_MAX,
+            "hits": _prompt_cache_hits[0], "misses": _prompt_cache_hits[1]}
 
 
 def _bump(counts: dict[int, float] | dict[str, float], key: int | str, cap: int) -> float:
@@ -111,8 +149,7 @@ class CustomerProfile:
         sim: int | None = event.prompt_simhash
         prompt = event.prompt
         if prompt:
-            sim, pre, suf = prompt_fingerprint(prompt)
-            marks = prompt_markers(prompt)
+            sim, pre, suf, marks = prompt_features(prompt)
             if marks.cot:
                 x[_COT] = 1.0
             if marks.rubric:
