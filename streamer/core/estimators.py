@@ -279,9 +279,13 @@ class HalfSpaceTrees:
             self.l_mass = [0] * (self.n_trees * self.n_nodes)
             self.r_mass = [0] * (self.n_trees * self.n_nodes)
             self.rebuild()
-        elif not self.split_at:
+        self.learn_values(self._values(x))
+
+    def learn_values(self, vals: list[float | None]) -> None:
+        """:meth:`learn_one` of the values of :attr:`features`, in that order (the trees
+        must exist: after a first :meth:`learn_one`)."""
+        if not self.split_at:
             self.rebuild()
-        vals = self._values(x)
         n_nodes, n_branches = self.n_nodes, (1 << self.height) - 1
         l_mass, split_feature, split_at = self.l_mass, self.split_feature, self.split_at
         height = self.height

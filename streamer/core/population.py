@@ -86,13 +86,23 @@ class Population:
         hst = self.hst
         if hst.features != _SORTED_NAMES:  # pragma: no cover - trees of another layout
             return float(hst.score_one(self._vector(signals)))
+        return float(hst.score_values(self._values(signals)))
+
+    def _values(self, signals: dict[str, float]) -> list[float | None]:
+        """:meth:`_vector` as a list in the trees' feature order."""
         get = signals.get
-        vals: list[float | None] = [min(hi, max(lo, get(name, lo)))
-                                    for name, lo, hi in _SORTED_LIMITS]
-        return float(hst.score_values(vals))
+        vals: list[float | None] = []
+        for name, lo, hi in _SORTED_LIMITS:  # min(hi, max(lo, v)), NaN included
+            v = get(name, lo)
+            v = v if v > lo else lo
+            vals.append(v if v < hi else hi)
+        return vals
 
     def learn_window(self, signals: dict[str, float], ts_ms: int) -> None:
-        self.hst.learn_one(self._vector(signals))
+        if self.hst.features == _SORTED_NAMES:
+            self.hst.learn_values(self._values(signals))
+        else:  # the first window: the trees take their features from it
+            self.hst.learn_one(self._vector(signals))
         for name, q in self.medians.items():
             if name in signals:
                 q.update(signals[name])
