@@ -92,7 +92,7 @@ def prompt_features(prompt: str) -> tuple[int, int, int, PromptMarkers]:
         _prompt_cache_hits[0] += 1
         return hit
     _prompt_cache_hits[1] += 1
-    if len(_prompt_cache) >= PROMPT_CACHE_MAX:
+    while len(_prompt_cache) >= PROMPT_CACHE_MAX > 0:
         del _prompt_cache[next(iter(_prompt_cache))]
     value = _prompt_cache[key] = (*prompt_fingerprint(prompt), prompt_markers(prompt))
     return value
