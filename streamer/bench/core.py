@@ -22,7 +22,7 @@ from streamer.core.engine import Engine
 from streamer.core.events import InferenceEvent, decode_event
 from streamer.core.fingerprints import simhash64, template_signatures
 from streamer.core.markers import prompt_markers
-from streamer.core.profile import CustomerProfile
+from streamer.core.profile import CustomerProfile, prompt_cache_clear, prompt_cache_stats
 from streamer.core.scoring import score
 
 
@@ -91,6 +91,7 @@ def step_costs(events: Sequence[InferenceEvent], engine: Engine,
                 p = profiles[e.customer_id] = CustomerProfile()
             p.learn_one(e, None)
 
+    prompt_cache_clear()  # cold: each prompt's features computed once, as in the replay
     out["profile_learn_one_us"] = _cpu(learn) / len(evs) * 1e6
     states = [s for s in engine.customers.values() if s.profile.n >= 8]
     pop = engine.population
@@ -112,6 +113,7 @@ def offline_core(limit: int, scenario: str = "day") -> dict[str, Any]:
     decode_s = _cpu(lambda: [decode_event(r) for r in raw])
     events = [decode_event(r) for r in raw]
     engine = Engine()
+    prompt_cache_clear()
     gc.collect()
     t_wall = time.perf_counter()
     t0 = time.process_time()
@@ -121,6 +123,7 @@ def offline_core(limit: int, scenario: str = "day") -> dict[str, Any]:
     replay_s = time.process_time() - t0
     wall_s = time.perf_counter() - t_wall
     n = len(events)
+    cache = prompt_cache_stats()
     return {
         "scenario": scenario,
         "events": n,
@@ -131,6 +134,7 @@ def offline_core(limit: int, scenario: str = "day") -> dict[str, Any]:
         "events_per_s_wall": n / wall_s,
         "us_per_event": replay_s / n * 1e6,
         "cost_vs_decode": replay_s / decode_s,
+        "prompt_cache_hit_rate": cache["hits"] / max(1, cache["hits"] + cache["misses"]),
         "steps_us": step_costs(events, engine),
         "_engine": engine,
     }

@@ -16,6 +16,7 @@ State is mutated in place and returned, so the caller decides when to persist it
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -163,8 +164,14 @@ def _update_context(state: CustomerState, event: InferenceEvent) -> None:
     if event.system_prompt_hash:
         tokens["system_prompt"] = event.system_prompt_hash
     if event.client.asn and event.client.user_agent:
-        ua = hashlib.blake2b(event.client.user_agent.encode(), digest_size=6).hexdigest()
-        tokens["asn_user_agent"] = f"{asn_number(event.client.asn)}/{ua}"
+        tokens["asn_user_agent"] = _asn_user_agent(event.client.asn, event.client.user_agent)
+
+
+@functools.lru_cache(maxsize=4096)
+def _asn_user_agent(asn: str, user_agent: str) -> str:
+    """The ``asn_user_agent`` cluster token (a customer sends the same pair again and again)."""
+    ua = hashlib.blake2b(user_agent.encode(), digest_size=6).hexdigest()
+    return f"{asn_number(asn)}/{ua}"
 
 
 _R = {name: i for i, name in enumerate(INDICATORS)}

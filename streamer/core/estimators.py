@@ -124,15 +124,18 @@ class Quantile:
         if x < h[0]:
             h[0] = float(x)
             k = 1
+        elif h[0] <= x < h[1]:
+            k = 1
+        elif h[1] <= x < h[2]:
+            k = 2
+        elif h[2] <= x < h[3]:
+            k = 3
+        elif h[3] <= x < h[4]:
+            k = 4
         else:
             k = 4
-            for i in range(1, 5):
-                if h[i - 1] <= x < h[i]:
-                    k = i
-                    break
-            else:
-                if h[4] < x:
-                    h[4] = float(x)
+            if h[4] < x:
+                h[4] = float(x)
         pos = self.positions
         for i in range(k, 5):
             pos[i] += 1.0

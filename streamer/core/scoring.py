@@ -289,6 +289,18 @@ class LearntOffsets:
         return applied
 
 
+_ROWS: list[Any] = [None, ()]
+
+
+def _rows() -> tuple[tuple[str, float, float, float], ...]:
+    """(name, lo, hi - lo, fitted weight) of every ramp, for the current :data:`SIGNALS`."""
+    if _ROWS[0] is not SIGNAL_BY_NAME:
+        _ROWS[:] = [SIGNAL_BY_NAME, tuple((r.name, r.lo, r.hi - r.lo, SIGNAL_BY_NAME[r.name].weight)
+                                          for r in RAMPS)]
+    rows: tuple[tuple[str, float, float, float], ...] = _ROWS[1]
+    return rows
+
+
 def _contributions(signals: Mapping[str, float], offset: float,
                    damped: Mapping[str, float] | None,
                    learnt: Mapping[str, float] | None) -> tuple[float, list[tuple[str, float]]]:
@@ -298,18 +310,16 @@ def _contributions(signals: Mapping[str, float], offset: float,
     parts: list[tuple[str, float]] = []
     learnt = learnt or {}
     damped = damped or {}
-    by_name = SIGNAL_BY_NAME
     get = signals.get
-    for spec in RAMPS:
-        value = get(spec.name)
+    for name, lo, span, base in _rows():
+        value = get(name)
         if value is None:
             continue
-        r = (value - spec.lo) / (spec.hi - spec.lo)
+        r = (value - lo) / span  # RampSpec.ramp, inlined
         r = r if r > 0.0 else 0.0  # max(0.0, r), NaN included
         r = r if r < 1.0 else 1.0  # min(1.0, r)
         if r > 0.0:
-            name = spec.name
-            weight = by_name[name].weight + learnt.get(name, 0.0)
+            weight = base + learnt.get(name, 0.0)
             contribution = round(weight * r * damped.get(name, 1.0), 4)
             if contribution == 0.0:
                 continue  # below 1e-4 log-odds: neither counted nor shown, so reasons add up
