@@ -22,7 +22,12 @@ from streamer.core.engine import Engine
 from streamer.core.events import InferenceEvent, decode_event
 from streamer.core.fingerprints import simhash64, template_signatures
 from streamer.core.markers import prompt_markers
-from streamer.core.profile import CustomerProfile, prompt_cache_clear, prompt_cache_stats
+from streamer.core.profile import (
+    CustomerProfile,
+    prefetch_prompts,
+    prompt_cache_clear,
+    prompt_cache_stats,
+)
 from streamer.core.scoring import score
 
 
@@ -107,6 +112,25 @@ def step_costs(events: Sequence[InferenceEvent], engine: Engine,
     return out
 
 
+#: Events per batch of the batched replay (the worker's ``take``).
+BATCH = 500
+
+
+def _batched_replay(events: Sequence[InferenceEvent], batch: int) -> float:
+    """CPU seconds of a fresh replay that prefetches each batch's prompt features."""
+    engine = Engine()
+    prompt_cache_clear()
+    gc.collect()
+    t0 = time.process_time()
+    for i in range(0, len(events), batch):
+        chunk = events[i:i + batch]
+        prefetch_prompts([e.prompt for e in chunk if e.prompt])
+        for ev in chunk:
+            engine.process(ev)
+    engine.finish()
+    return time.process_time() - t0
+
+
 def offline_core(limit: int, scenario: str = "day") -> dict[str, Any]:
     """Replay ``limit`` real-shaped events through :class:`Engine`: events/s, per-step µs."""
     raw = [v for _, v in encoded_events(limit, scenario)]
@@ -124,6 +148,7 @@ def offline_core(limit: int, scenario: str = "day") -> dict[str, Any]:
     wall_s = time.perf_counter() - t_wall
     n = len(events)
     cache = prompt_cache_stats()
+    batched_s = _batched_replay(events, BATCH)
     return {
         "scenario": scenario,
         "events": n,
@@ -135,6 +160,10 @@ def offline_core(limit: int, scenario: str = "day") -> dict[str, Any]:
         "us_per_event": replay_s / n * 1e6,
         "cost_vs_decode": replay_s / decode_s,
         "prompt_cache_hit_rate": cache["hits"] / max(1, cache["hits"] + cache["misses"]),
+        # the same replay, each batch's prompt features prefetched together (as a shell
+        # taking batches can: profile.prefetch_prompts); the same outputs (bench.equality)
+        "batch": BATCH,
+        "events_per_s_batched": n / batched_s,
         "steps_us": step_costs(events, engine),
         "_engine": engine,
     }

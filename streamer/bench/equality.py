@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import sys
 import time
@@ -29,8 +30,10 @@ import orjson
 from streamer.core import codec
 from streamer.core.clusters import ClusterIndex
 from streamer.core.engine import replay
-from streamer.core.events import InferenceEvent, InvalidEvent, decode_event, event_from_dict
+from streamer.core.events import InferenceEvent, decode_event, event_from_dict
 from streamer.core.outputs import ClusterSignal, ClusterVerdict
+from streamer.core.profile import prefetch_prompts, prompt_cache_clear
+from streamer.errors import InvalidEvent
 
 #: (generator, scenario, scale): first simulator ("sim") or red team ("rt").
 DEFAULT: tuple[tuple[str, str, float], ...] = (
@@ -60,7 +63,7 @@ class _Recorder:
             rec.n += 1
             return orig(index, signal)
 
-        ClusterIndex.step = step  # type: ignore[method-assign]
+        ClusterIndex.step = step  # type: ignore[method-assign, assignment]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -75,11 +78,22 @@ def _valid(raws: Iterable[dict[str, Any]], via_bytes: bool) -> Iterator[Inferenc
             continue
 
 
-def digest_stream(name: str, raws: list[dict[str, Any]], via_bytes: bool = False
-                  ) -> dict[str, Any]:
+def _prefetched(events: Iterator[InferenceEvent], batch: int = 500
+                ) -> Iterator[InferenceEvent]:
+    """The events, with each batch's prompt features put in the cache first (as a shell
+    taking batches would, :func:`~streamer.core.profile.prefetch_prompts`)."""
+    while chunk := list(itertools.islice(events, batch)):
+        prefetch_prompts([e.prompt for e in chunk if e.prompt])
+        yield from chunk
+
+
+def digest_stream(name: str, raws: list[dict[str, Any]], via_bytes: bool = False,
+                  prefetch: bool = False) -> dict[str, Any]:
     """Digest of the replay of ``raws`` (see the module docstring)."""
+    prompt_cache_clear()
+    events = _valid(raws, via_bytes)
     with _Recorder() as rec:
-        result = replay(_valid(raws, via_bytes))
+        result = replay(_prefetched(events) if prefetch else events)
     alerts, features, state = hashlib.sha256(), hashlib.sha256(), hashlib.sha256()
     for a in result.alerts:
         alerts.update(_canon(a))
@@ -110,14 +124,15 @@ def scenario_raws(generator: str, scenario: str, scale: float, seed: int = 0
     return list(simulate(scenario, seed).events())
 
 
-def run(cases: Iterable[tuple[str, str, float]], bytes_too: bool = True) -> dict[str, Any]:
+def run(cases: Iterable[tuple[str, str, float]], bytes_too: bool = True,
+        prefetch: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for gen, scenario, scale in cases:
         raws = scenario_raws(gen, scenario, scale)
         for via_bytes in (False, True) if (bytes_too and gen == "sim") else (False,):
             key = f"{gen}:{scenario}:{scale}" + (":bytes" if via_bytes else "")
             t0 = time.process_time()
-            out[key] = digest_stream(key, raws, via_bytes)
+            out[key] = digest_stream(key, raws, via_bytes, prefetch)
             dt = time.process_time() - t0
             print(f"{key}: {out[key]['events']} events, {out[key]['n_alerts']} alerts, "
                   f"{dt:.1f} s cpu", file=sys.stderr)
@@ -131,10 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-state", action="store_true",
                     help="compare outputs only, not final encoded states")
     ap.add_argument("--quick", action="store_true", help="smoke, hydra and rt-hydra only")
+    ap.add_argument("--prefetch", action="store_true",
+                    help="prefetch each 500-event batch's prompt features (the batched path)")
     args = ap.parse_args(argv)
     cases = DEFAULT if not args.quick else tuple(
         c for c in DEFAULT if c[1] in ("smoke", "hydra", "rt-hydra"))
-    got = run(cases)
+    got = run(cases, prefetch=args.prefetch)
     if args.write:
         args.write.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
     if args.check:

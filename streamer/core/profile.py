@@ -24,7 +24,12 @@ from dataclasses import dataclass, field
 from hashlib import blake2b as _blake2b
 
 from streamer.core.events import InferenceEvent
-from streamer.core.fingerprints import RotatingBloom, nearest_distance, prompt_fingerprint
+from streamer.core.fingerprints import (
+    RotatingBloom,
+    nearest_distance,
+    prompt_fingerprint,
+    prompt_fingerprints,
+)
 from streamer.core.markers import TOPICS, PromptMarkers, prompt_markers
 
 #: Per-event indicators whose exponentially weighted rate the profile keeps.
@@ -96,6 +101,33 @@ def prompt_features(prompt: str) -> tuple[int, int, int, PromptMarkers]:
         del _prompt_cache[next(iter(_prompt_cache))]
     value = _prompt_cache[key] = (*prompt_fingerprint(prompt), prompt_markers(prompt))
     return value
+
+
+def prefetch_prompts(prompts: list[str]) -> int:
+    """Put the features of a batch's prompts in the per-prompt cache, their SimHashes computed
+    together (:func:`~streamer.core.fingerprints.prompt_fingerprints`); returns how many were
+    computed. Optional: :meth:`CustomerProfile.learn_one` computes what is missing itself, with
+    the same values. Call it with at most :data:`PROMPT_CACHE_MAX` prompts.
+
+    >>> prefetch_prompts(["Solve step by step: 2 + 2", "Solve step by step: 2 + 2", ""])
+    1
+    >>> prompt_features("Solve step by step: 2 + 2")[3].cot
+    True
+    """
+    todo: dict[bytes, str] = {}
+    for prompt in prompts:
+        if prompt:
+            key = _blake2b(prompt.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+            if key not in _prompt_cache:
+                todo[key] = prompt
+    if not todo:
+        return 0
+    texts = list(todo.values())
+    for key, text, fingerprint in zip(todo, texts, prompt_fingerprints(texts), strict=True):
+        while len(_prompt_cache) >= PROMPT_CACHE_MAX > 0:
+            del _prompt_cache[next(iter(_prompt_cache))]
+        _prompt_cache[key] = (*fingerprint, prompt_markers(text))
+    return len(texts)
 
 
 def prompt_cache_clear() -> None:
