@@ -28,7 +28,7 @@ from streamer.core.profile import (
     prompt_cache_clear,
     prompt_cache_stats,
 )
-from streamer.core.scoring import score
+from streamer.core.scoring import risk_of, score
 
 
 def quantile(values: Sequence[float], q: float) -> float:
@@ -109,6 +109,9 @@ def step_costs(events: Sequence[InferenceEvent], engine: Engine,
         lambda: [s.drift.score_one(x) for _ in range(reps) for s, x in sigs]) / calls * 1e6
     out["score_us"] = _cpu(
         lambda: [score(x, pop.baseline) for _ in range(reps) for _, x in sigs]) / calls * 1e6
+    # what the replay pays per event: the risk alone (reasons only when an alert is emitted)
+    out["risk_of_us"] = _cpu(
+        lambda: [risk_of(x) for _ in range(reps) for _, x in sigs]) / calls * 1e6
     return out
 
 
