@@ -22,8 +22,13 @@ from streamer.core.engine import Engine
 from streamer.core.events import InferenceEvent, decode_event
 from streamer.core.fingerprints import simhash64, template_signatures
 from streamer.core.markers import prompt_markers
-from streamer.core.profile import CustomerProfile
-from streamer.core.scoring import score
+from streamer.core.profile import (
+    CustomerProfile,
+    prefetch_prompts,
+    prompt_cache_clear,
+    prompt_cache_stats,
+)
+from streamer.core.scoring import risk_of, score
 
 
 def quantile(values: Sequence[float], q: float) -> float:
@@ -91,6 +96,7 @@ def step_costs(events: Sequence[InferenceEvent], engine: Engine,
                 p = profiles[e.customer_id] = CustomerProfile()
             p.learn_one(e, None)
 
+    prompt_cache_clear()  # cold: each prompt's features computed once, as in the replay
     out["profile_learn_one_us"] = _cpu(learn) / len(evs) * 1e6
     states = [s for s in engine.customers.values() if s.profile.n >= 8]
     pop = engine.population
@@ -103,7 +109,29 @@ def step_costs(events: Sequence[InferenceEvent], engine: Engine,
         lambda: [s.drift.score_one(x) for _ in range(reps) for s, x in sigs]) / calls * 1e6
     out["score_us"] = _cpu(
         lambda: [score(x, pop.baseline) for _ in range(reps) for _, x in sigs]) / calls * 1e6
+    # what the replay pays per event: the risk alone (reasons only when an alert is emitted)
+    out["risk_of_us"] = _cpu(
+        lambda: [risk_of(x) for _ in range(reps) for _, x in sigs]) / calls * 1e6
     return out
+
+
+#: Events per batch of the batched replay (the worker's ``take``).
+BATCH = 500
+
+
+def _batched_replay(events: Sequence[InferenceEvent], batch: int) -> float:
+    """CPU seconds of a fresh replay that prefetches each batch's prompt features."""
+    engine = Engine()
+    prompt_cache_clear()
+    gc.collect()
+    t0 = time.process_time()
+    for i in range(0, len(events), batch):
+        chunk = events[i:i + batch]
+        prefetch_prompts([e.prompt for e in chunk if e.prompt])
+        for ev in chunk:
+            engine.process(ev)
+    engine.finish()
+    return time.process_time() - t0
 
 
 def offline_core(limit: int, scenario: str = "day") -> dict[str, Any]:
@@ -112,6 +140,7 @@ def offline_core(limit: int, scenario: str = "day") -> dict[str, Any]:
     decode_s = _cpu(lambda: [decode_event(r) for r in raw])
     events = [decode_event(r) for r in raw]
     engine = Engine()
+    prompt_cache_clear()
     gc.collect()
     t_wall = time.perf_counter()
     t0 = time.process_time()
@@ -121,6 +150,8 @@ def offline_core(limit: int, scenario: str = "day") -> dict[str, Any]:
     replay_s = time.process_time() - t0
     wall_s = time.perf_counter() - t_wall
     n = len(events)
+    cache = prompt_cache_stats()
+    batched_s = _batched_replay(events, BATCH)
     return {
         "scenario": scenario,
         "events": n,
@@ -131,6 +162,11 @@ def offline_core(limit: int, scenario: str = "day") -> dict[str, Any]:
         "events_per_s_wall": n / wall_s,
         "us_per_event": replay_s / n * 1e6,
         "cost_vs_decode": replay_s / decode_s,
+        "prompt_cache_hit_rate": cache["hits"] / max(1, cache["hits"] + cache["misses"]),
+        # the same replay, each batch's prompt features prefetched together (as a shell
+        # taking batches can: profile.prefetch_prompts); the same outputs (bench.equality)
+        "batch": BATCH,
+        "events_per_s_batched": n / batched_s,
         "steps_us": step_costs(events, engine),
         "_engine": engine,
     }

@@ -16,6 +16,7 @@ State is mutated in place and returned, so the caller decides when to persist it
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,11 +40,12 @@ from streamer.core.outputs import (
     Reason,
 )
 from streamer.core.population import Population
-from streamer.core.profile import CustomerProfile
+from streamer.core.profile import INDICATORS, CustomerProfile
 from streamer.core.scoring import (
     SEVERITY_THRESHOLDS,
     logit,
     ramps,
+    risk_of,
     score,
     severity_of,
     tactics_of,
@@ -113,21 +115,40 @@ class CustomerState:
     account_age_days: float | None = None
     channel: str | None = None
     asn: str | None = None
+    #: ``set(seen_ids)``: derived (rebuilt when its size disagrees with the list), never stored
+    seen_set: set[int] = field(default_factory=set, repr=False, compare=False,
+                               metadata={"transient": True})
 
 
 def _id_hash(event_id: str) -> int:
     return stable_hash64("id:" + event_id)
 
 
+def _seen(state: CustomerState) -> set[int]:
+    """``set(state.seen_ids)``, kept alongside the list (rebuilt if they disagree in size)."""
+    seen = state.seen_set
+    if len(seen) != len(state.seen_ids):
+        seen.clear()
+        seen.update(state.seen_ids)
+    return seen
+
+
 def is_duplicate(state: CustomerState, event: InferenceEvent) -> bool:
     """Was this ``event_id`` processed recently for this customer?"""
-    return _id_hash(event.event_id) in state.seen_ids
+    return _id_hash(event.event_id) in _seen(state)
 
 
-def _remember_id(state: CustomerState, event_id: str) -> None:
-    state.seen_ids.append(_id_hash(event_id))
-    if len(state.seen_ids) > SEEN_IDS:
-        del state.seen_ids[: len(state.seen_ids) - SEEN_IDS]
+def _remember_id(state: CustomerState, id_hash: int) -> None:
+    ids, seen = state.seen_ids, _seen(state)
+    ids.append(id_hash)
+    seen.add(id_hash)
+    if len(ids) > SEEN_IDS:
+        drop = len(ids) - SEEN_IDS
+        seen.difference_update(ids[:drop])
+        del ids[:drop]
+        if len(seen) != len(ids):  # a repeated id in a decoded list: rebuild
+            seen.clear()
+            seen.update(ids)
 
 
 def _update_context(state: CustomerState, event: InferenceEvent) -> None:
@@ -146,43 +167,67 @@ def _update_context(state: CustomerState, event: InferenceEvent) -> None:
     if event.system_prompt_hash:
         tokens["system_prompt"] = event.system_prompt_hash
     if event.client.asn and event.client.user_agent:
-        ua = hashlib.blake2b(event.client.user_agent.encode(), digest_size=6).hexdigest()
-        tokens["asn_user_agent"] = f"{asn_number(event.client.asn)}/{ua}"
+        tokens["asn_user_agent"] = _asn_user_agent(event.client.asn, event.client.user_agent)
+
+
+@functools.lru_cache(maxsize=4096)
+def _asn_user_agent(asn: str, user_agent: str) -> str:
+    """The ``asn_user_agent`` cluster token (a customer sends the same pair again and again)."""
+    ua = hashlib.blake2b(user_agent.encode(), digest_size=6).hexdigest()
+    return f"{asn_number(asn)}/{ua}"
+
+
+_R = {name: i for i, name in enumerate(INDICATORS)}
+(_HAS_TEXT, _HARVEST, _COT, _RUBRIC_RATIONALE, _SELF_INSTRUCT, _NOVEL, _RERUN, _LOGPROB_PROBE,
+ _LOGIT_BIAS, _SATURATED, _REASONING_SHARE, _NEW_MODEL, _ERROR, _TOOL_USE, _LOG_OUTPUT,
+ _LOG_INPUT) = (_R[n] for n in (
+    "has_text", "harvest", "cot", "rubric_rationale", "self_instruct", "novel", "rerun",
+    "logprob_probe", "logit_bias", "saturated", "reasoning_share", "new_model", "error",
+    "tool_use", "log_output", "log_input"))
+_CODE_TOPIC = TOPICS.index("code")
 
 
 def compute_signals(state: CustomerState, population: Population) -> dict[str, float]:
     """Signal values (see :mod:`streamer.core.scoring`) from the profile and context."""
     p = state.profile
-    text = p.rate("has_text")
-
-    def per_text(name: str) -> float:
-        """Rate among events that carried prompt text (0 for a text-less gateway)."""
-        return p.rate(name) / text if text > 0.05 else 0.0
-
-    code_share = p.topics[TOPICS.index("code")] / max(1e-9, sum(p.topics))
+    r = p.rates()
+    text = r[_HAS_TEXT]
+    # per-text rates: among events that carried prompt text (0 for a text-less gateway)
+    if text > 0.05:
+        harvest, cot, rubric_rationale = r[_HARVEST] / text, r[_COT] / text, \
+            r[_RUBRIC_RATIONALE] / text
+        self_instruct, novel, rerun = r[_SELF_INSTRUCT] / text, r[_NOVEL] / text, \
+            r[_RERUN] / text
+    else:
+        harvest = cot = rubric_rationale = self_instruct = novel = rerun = 0.0
+    topics = p.topics
+    code_share = topics[_CODE_TOPIC] / max(1e-9, sum(topics))
+    topic_entropy = p.topic_entropy()
+    cv = p.inter_arrival_cv()
+    active_hours = float(p.active_hours_last_day())
     s: dict[str, float] = {
         "requests_per_hour": p.requests_per_hour(),
-        "harvest_rate": per_text("harvest"),
-        "cot_rate": per_text("cot"),
-        "rubric_rationale_rate": per_text("rubric_rationale"),
-        "self_instruct_rate": per_text("self_instruct"),
-        "novel_rate": per_text("novel"),
-        "rerun_rate": per_text("rerun"),
-        "logprob_probe_rate": p.rate("logprob_probe"),
-        "logit_bias_rate": p.rate("logit_bias"),
-        "saturated_rate": p.rate("saturated"),
-        "reasoning_share": p.rate("reasoning_share"),
-        "new_model_rate": p.rate("new_model"),
-        "error_rate": p.rate("error"),
-        "tool_code_focus": max(p.rate("tool_use"), code_share) * (1.0 - p.topic_entropy() / 3.2),
-        "mean_log_output": p.rate("log_output"),
-        "mean_log_input": p.rate("log_input"),
-        "topic_entropy": p.topic_entropy() if text > 0.05 else 0.0,
+        "harvest_rate": harvest,
+        "cot_rate": cot,
+        "rubric_rationale_rate": rubric_rationale,
+        "self_instruct_rate": self_instruct,
+        "novel_rate": novel,
+        "rerun_rate": rerun,
+        "logprob_probe_rate": r[_LOGPROB_PROBE],
+        "logit_bias_rate": r[_LOGIT_BIAS],
+        "saturated_rate": r[_SATURATED],
+        "reasoning_share": r[_REASONING_SHARE],
+        "new_model_rate": r[_NEW_MODEL],
+        "error_rate": r[_ERROR],
+        "tool_code_focus": max(r[_TOOL_USE], code_share) * (1.0 - topic_entropy / 3.2),
+        "mean_log_output": r[_LOG_OUTPUT],
+        "mean_log_input": r[_LOG_INPUT],
+        "topic_entropy": topic_entropy if text > 0.05 else 0.0,
         "settings_entropy": p.settings_entropy(),
-        "inter_arrival_cv": p.inter_arrival_cv(),
-        "machine_pacing": max(0.0, 1.0 - p.inter_arrival_cv()) if p.gap_n >= 8 else 0.0,
-        "active_hours_last_day": float(p.active_hours_last_day()),
-        "round_the_clock": float(p.active_hours_last_day()) if p.observed_hours() >= 20 else 0.0,
+        "inter_arrival_cv": cv,
+        "machine_pacing": max(0.0, 1.0 - cv) if p.gap_n >= 8 else 0.0,
+        "active_hours_last_day": active_hours,
+        "round_the_clock": active_hours if p.observed_hours() >= 20 else 0.0,
         "account_risk": account_risk(state.account_age_days, state.channel, state.asn),
         "account_trust": account_trust(state.account_age_days, state.channel),
     }
@@ -256,8 +301,7 @@ def _evaluate(state: CustomerState, population: Population, ts_ms: int,
         return []
     s = compute_signals(state, population)
     state.signals = s
-    risk, reasons = score(s, population.baseline, offset=fb.offset, damped=fb.damped,
-                          learnt=population.learnt.offsets)
+    risk = risk_of(s, fb.offset, fb.damped, population.learnt.offsets)
     if fb.confirmed:
         risk = max(risk, 0.95)
     state.risk = risk
@@ -272,6 +316,8 @@ def _evaluate(state: CustomerState, population: Population, ts_ms: int,
         status = state.episode.update(state.customer_id, severity, ts_ms)
     if status is None:
         return []
+    _, reasons = score(s, population.baseline, offset=fb.offset, damped=fb.damped,
+                       learnt=population.learnt.offsets)  # the same risk, explained
     if status != "resolved":
         state.alert_signals = [r.signal for r in reasons if r.contribution > 0][:3]
     shown = state.episode.severity if status != "resolved" else severity
@@ -307,10 +353,11 @@ def step(state: CustomerState, event: InferenceEvent, population: Population,
         if offset <= state.last_offset:
             return state, []
         state.last_offset = offset
-    if is_duplicate(state, event):
+    id_hash = _id_hash(event.event_id)
+    if id_hash in _seen(state):
         state.duplicates += 1
         return state, []
-    _remember_id(state, event.event_id)
+    _remember_id(state, id_hash)
     state.heard_at_ms = max(state.heard_at_ms, event.ts_ms, watermark_ms or 0)
     outputs: list[Output] = []
     window = event.ts_ms - event.ts_ms % WINDOW_MS

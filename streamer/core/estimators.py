@@ -92,6 +92,7 @@ class EWVar:
         return self.sq_mean - self.mean * self.mean
 
 
+@functools.lru_cache(maxsize=64)
 def _desired(q: float) -> tuple[float, float, float, float, float]:
     return (0.0, q / 2.0, q, (1.0 + q) / 2.0, 1.0)
 
@@ -123,20 +124,24 @@ class Quantile:
         if x < h[0]:
             h[0] = float(x)
             k = 1
+        elif h[0] <= x < h[1]:
+            k = 1
+        elif h[1] <= x < h[2]:
+            k = 2
+        elif h[2] <= x < h[3]:
+            k = 3
+        elif h[3] <= x < h[4]:
+            k = 4
         else:
             k = 4
-            for i in range(1, 5):
-                if h[i - 1] <= x < h[i]:
-                    k = i
-                    break
-            else:
-                if h[4] < x:
-                    h[4] = float(x)
+            if h[4] < x:
+                h[4] = float(x)
         pos = self.positions
         for i in range(k, 5):
             pos[i] += 1.0
+        markers = self.markers
         for i, d in enumerate(_desired(self.q)):
-            self.markers[i] += d
+            markers[i] += d
         self._adjust()
 
     def _adjust(self) -> None:
@@ -239,6 +244,15 @@ class HalfSpaceTrees:
                                      metadata={"transient": True})
     split_at: list[float] = field(default_factory=list, repr=False, compare=False,
                                   metadata={"transient": True})
+    #: per node of ``r_mass``: the walk's partial score on reaching it, and whether the walk
+    #: stops there; derived from the ``r_mass`` list it was built for (never mutated: it is
+    #: replaced at each window), rebuilt when that list is replaced
+    scored_mass: list[int] | None = field(default=None, repr=False, compare=False,
+                                          metadata={"transient": True})
+    partial_at: list[float] = field(default_factory=list, repr=False, compare=False,
+                                    metadata={"transient": True})
+    stops_at: list[bool] = field(default_factory=list, repr=False, compare=False,
+                                 metadata={"transient": True})
 
     @property
     def n_nodes(self) -> int:
@@ -268,17 +282,27 @@ class HalfSpaceTrees:
             self.l_mass = [0] * (self.n_trees * self.n_nodes)
             self.r_mass = [0] * (self.n_trees * self.n_nodes)
             self.rebuild()
-        elif not self.split_at:
+        self.learn_values(self._values(x))
+
+    def learn_values(self, vals: list[float | None]) -> None:
+        """:meth:`learn_one` of the values of :attr:`features`, in that order (the trees
+        must exist: after a first :meth:`learn_one`)."""
+        if not self.split_at:
             self.rebuild()
-        vals = self._values(x)
         n_nodes, n_branches = self.n_nodes, (1 << self.height) - 1
-        l_mass, split_feature = self.l_mass, self.split_feature
+        l_mass, split_feature, split_at = self.l_mass, self.split_feature, self.split_at
+        height = self.height
+        complete = None not in vals
         for t in range(self.n_trees):
             base, tree = t * n_nodes, t * n_branches
             node = 0
-            for _ in range(self.height):
+            for _ in range(height):
                 l_mass[base + node] += 1
-                node = self._child(base, node, tree, vals[split_feature[tree + node]])
+                if complete:  # the common case, :meth:`_child` inlined
+                    at = tree + node
+                    node = 2 * node + 1 if vals[split_feature[at]] < split_at[at] else 2 * node + 2  # type: ignore[operator]
+                else:
+                    node = self._child(base, node, tree, vals[split_feature[tree + node]])
             l_mass[base + node] += 1
         self.counter += 1
         if self.counter == self.window_size:
@@ -291,9 +315,62 @@ class HalfSpaceTrees:
         """Anomaly score in [0, 1] (high is anomalous); 0 during the first window."""
         if self.first_window or not self.features:
             return 0.0
+        return self.score_values(self._values(x))
+
+    def score_values(self, vals: list[float | None]) -> float:
+        """:meth:`score_one` of the values of :attr:`features`, in that order."""
+        if self.first_window or not self.features:
+            return 0.0
         if not self.split_at:
             self.rebuild()
-        vals = self._values(x)
+        if None in vals:
+            return self._score_walk(vals)
+        if self.scored_mass is not self.r_mass:
+            self._prepare_scoring()
+        n_nodes, n_branches = self.n_nodes, (1 << self.height) - 1
+        split_feature, split_at = self.split_feature, self.split_at
+        partial_at, stops_at = self.partial_at, self.stops_at
+        height = self.height
+        score = 0.0
+        for t in range(self.n_trees):
+            base, tree = t * n_nodes, t * n_branches
+            node = 0
+            for _ in range(height):
+                if stops_at[base + node]:
+                    break
+                at = tree + node
+                node = 2 * node + 1 if vals[split_feature[at]] < split_at[at] else 2 * node + 2  # type: ignore[operator]
+            score += partial_at[base + node]
+        return 1 - score / (self.n_trees * self.window_size * n_nodes)
+
+    def _prepare_scoring(self) -> None:
+        """``partial_at`` / ``stops_at`` of the current ``r_mass``: the partial score a walk
+        has on reaching each node, accumulated exactly as :meth:`_score_walk` does (so scores
+        are bit-identical), and whether it stops there (mass below the size limit, or a leaf)."""
+        size_limit = 0.1 * self.window_size
+        n_nodes, height, r_mass = self.n_nodes, self.height, self.r_mass
+        partial_at = [0.0] * len(r_mass)
+        stops_at = [True] * len(r_mass)
+        for t in range(self.n_trees):
+            base = t * n_nodes
+            stack = [(0, 0, 1, 0.0)]  # node, depth, 2 ** depth, partial before the node
+            while stack:
+                node, depth, depth_pow, partial = stack.pop()
+                r = r_mass[base + node]
+                if depth == height:  # a leaf: the loop's else clause
+                    partial_at[base + node] = partial + r * depth_pow
+                    continue
+                partial += r * depth_pow
+                partial_at[base + node] = partial
+                if r < size_limit:
+                    continue
+                stops_at[base + node] = False
+                stack.append((2 * node + 1, depth + 1, depth_pow << 1, partial))
+                stack.append((2 * node + 2, depth + 1, depth_pow << 1, partial))
+        self.partial_at, self.stops_at, self.scored_mass = partial_at, stops_at, r_mass
+
+    def _score_walk(self, vals: list[float | None]) -> float:
+        """The tree walk as River does it (any missing value goes to the busier child)."""
         size_limit = 0.1 * self.window_size
         n_nodes, n_branches = self.n_nodes, (1 << self.height) - 1
         r_mass, split_feature = self.r_mass, self.split_feature

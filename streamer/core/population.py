@@ -47,6 +47,9 @@ POPULATION_LIMITS: dict[str, tuple[float, float]] = {
     "inter_arrival_cv": (0.0, 3.0),
     "active_hours_last_day": (0.0, 24.0),
 }
+#: The model's feature order (sorted names, as the trees take them) with their ranges.
+_SORTED_NAMES = tuple(sorted(POPULATION_LIMITS))
+_SORTED_LIMITS = tuple((name, *POPULATION_LIMITS[name]) for name in _SORTED_NAMES)
 MODEL_NEW_AFTER_WATCHING_MS = 3_600_000
 MAX_MODELS = 64
 
@@ -80,10 +83,26 @@ class Population:
         """Population anomaly score of one window's signals in [0, 1] (0 until warmed up)."""
         if self.windows_learnt < 200:
             return 0.0
-        return float(self.hst.score_one(self._vector(signals)))
+        hst = self.hst
+        if hst.features != _SORTED_NAMES:  # pragma: no cover - trees of another layout
+            return float(hst.score_one(self._vector(signals)))
+        return float(hst.score_values(self._values(signals)))
+
+    def _values(self, signals: dict[str, float]) -> list[float | None]:
+        """:meth:`_vector` as a list in the trees' feature order."""
+        get = signals.get
+        vals: list[float | None] = []
+        for name, lo, hi in _SORTED_LIMITS:  # min(hi, max(lo, v)), NaN included
+            v = get(name, lo)
+            v = v if v > lo else lo
+            vals.append(v if v < hi else hi)
+        return vals
 
     def learn_window(self, signals: dict[str, float], ts_ms: int) -> None:
-        self.hst.learn_one(self._vector(signals))
+        if self.hst.features == _SORTED_NAMES:
+            self.hst.learn_values(self._values(signals))
+        else:  # the first window: the trees take their features from it
+            self.hst.learn_one(self._vector(signals))
         for name, q in self.medians.items():
             if name in signals:
                 q.update(signals[name])

@@ -288,6 +288,57 @@ class LearntOffsets:
         return applied
 
 
+_ROWS: list[Any] = [None, ()]
+
+
+def _rows() -> tuple[tuple[str, float, float, float], ...]:
+    """(name, lo, hi - lo, fitted weight) of every ramp, for the current :data:`SIGNALS`."""
+    if _ROWS[0] is not SIGNAL_BY_NAME:
+        _ROWS[:] = [SIGNAL_BY_NAME, tuple((r.name, r.lo, r.hi - r.lo, SIGNAL_BY_NAME[r.name].weight)
+                                          for r in RAMPS)]
+    rows: tuple[tuple[str, float, float, float], ...] = _ROWS[1]
+    return rows
+
+
+def _contributions(signals: Mapping[str, float], offset: float,
+                   damped: Mapping[str, float] | None,
+                   learnt: Mapping[str, float] | None) -> tuple[float, list[tuple[str, float]]]:
+    """Log-odds total and the non-zero (signal, contribution) pairs in :data:`RAMPS` order:
+    the one definition of the model that :func:`score` and :func:`risk_of` share."""
+    total = PRIOR + offset
+    parts: list[tuple[str, float]] = []
+    learnt = learnt or {}
+    damped = damped or {}
+    get = signals.get
+    for name, lo, span, base in _rows():
+        value = get(name)
+        if value is None:
+            continue
+        r = (value - lo) / span  # RampSpec.ramp, inlined
+        r = r if r > 0.0 else 0.0  # max(0.0, r), NaN included
+        r = r if r < 1.0 else 1.0  # min(1.0, r)
+        if r > 0.0:
+            weight = base + learnt.get(name, 0.0)
+            contribution = round(weight * r * damped.get(name, 1.0), 4)
+            if contribution == 0.0:
+                continue  # below 1e-4 log-odds: neither counted nor shown, so reasons add up
+            total += contribution
+            parts.append((name, contribution))
+    return total, parts
+
+
+def risk_of(signals: Mapping[str, float], offset: float = 0.0,
+            damped: Mapping[str, float] | None = None,
+            learnt: Mapping[str, float] | None = None) -> float:
+    """The risk :func:`score` gives, without building its reasons (the per-event fast path).
+
+    >>> s = {"logprob_probe_rate": 0.6, "logit_bias_rate": 0.3, "account_risk": 0.5}
+    >>> risk_of(s, 0.5, {"logit_bias_rate": 0.5}) == score(s, {}, 0.5, {"logit_bias_rate": 0.5})[0]
+    True
+    """
+    return sigmoid(_contributions(signals, offset, damped, learnt)[0])
+
+
 def score(
     signals: Mapping[str, float],
     baselines: Mapping[str, float] | Callable[[str], float],
@@ -301,8 +352,6 @@ def score(
     signals' weights (a pattern an analyst marked as a false positive for this customer);
     ``learnt`` adds the shared corrections taught by verdicts (:class:`LearntOffsets`).
     """
-    total = PRIOR + offset
-    reasons: list[Reason] = []
     if callable(baselines):
         baseline = baselines
     else:
@@ -311,18 +360,11 @@ def score(
         def baseline(name: str) -> float:
             return table.get(name, SIGNAL_BY_NAME[name].lo)
 
-    for name, ramp in ramps(signals).items():
-        spec = SIGNAL_BY_NAME[name]
-        weight = spec.weight + (learnt or {}).get(name, 0.0)
-        contribution = round(weight * ramp * (damped or {}).get(name, 1.0), 4)
-        if contribution == 0.0:
-            continue  # below 1e-4 log-odds: neither counted nor shown, so reasons add up
-        total += contribution
-        reasons.append(Reason(
-            signal=name, value=round(float(signals[name]), 4),
-            baseline=round(float(baseline(name)), 4),
-            contribution=contribution, description=spec.description,
-        ))
+    total, parts = _contributions(signals, offset, damped, learnt)
+    reasons = [Reason(signal=name, value=round(float(signals[name]), 4),
+                      baseline=round(float(baseline(name)), 4), contribution=contribution,
+                      description=SIGNAL_BY_NAME[name].description)
+               for name, contribution in parts]
     reasons.sort(key=lambda r: -abs(r.contribution))
     return sigmoid(total), reasons
 

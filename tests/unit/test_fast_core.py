@@ -30,9 +30,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from streamer.core import fingerprints, markers
+from streamer.core import fingerprints, markers, profile
 from streamer.core.alerts import rank
 from streamer.core.engine import replay
+from streamer.core.estimators import HalfSpaceTrees
 from streamer.core.events import event_from_dict
 from streamer.core.profile import NEAR_DUPLICATE_BITS
 from streamer.sim.data import shared_data_dir
@@ -134,6 +135,69 @@ def test_words_simhash_and_template_signatures_match_their_definitions() -> None
         sim, pre, suf = fingerprints.prompt_fingerprint(text)
         assert (pre, suf) == sig
         assert sim == fingerprints.simhash64(text) == _reference_simhash(text), text
+
+
+def test_batched_simhash_and_cached_prompt_features_match_the_definitions() -> None:
+    long_word = "x" * 90 + " " + "y" * 70  # words longer than the batch tables: one by one
+    texts = [*_prompts(), *_adversarial(2000, 4), "", "a", "a b", long_word, "请逐步解释 step 2"]
+    for i in range(0, len(texts), 300):
+        batch = texts[i:i + 300]
+        assert fingerprints.prompt_fingerprints(batch) == [
+            (_reference_simhash(t), *_reference_signatures(t)) for t in batch]
+    for text in texts[:500] * 2:  # the second pass is served by the cache
+        sim, pre, suf, marks = profile.prompt_features(text)
+        assert (sim, pre, suf) == (_reference_simhash(text), *_reference_signatures(text))
+        assert (marks.cot, marks.rubric, marks.self_instruct, marks.topic) == \
+            _reference_markers(text)
+    stats = profile.prompt_cache_stats()
+    assert stats["hits"] >= 500 and 0 < stats["size"] <= stats["cap"]
+
+
+def test_prompt_cache_is_bounded() -> None:
+    saved = profile.PROMPT_CACHE_MAX
+    try:
+        profile.PROMPT_CACHE_MAX = 8
+        first = profile.prompt_features("a prompt that will be evicted")
+        for i in range(50):
+            profile.prompt_features(f"filler prompt number {i}")
+        assert len(profile._prompt_cache) <= 8
+        assert profile.prompt_features("a prompt that will be evicted") == first
+    finally:
+        profile.PROMPT_CACHE_MAX = saved
+
+
+def test_precomputed_tree_walk_equals_the_river_walk() -> None:
+    r = random.Random(11)
+    names = ("a", "b", "c")
+    hst = HalfSpaceTrees(n_trees=6, height=5, window_size=40, seed=3)
+    for i in range(400):
+        hst.learn_one({n: r.random() ** (1 + j) for j, n in enumerate(names)})
+        if i >= 40:
+            vals: list[float | None] = [r.random() for _ in names]
+            assert hst.score_values(vals) == hst._score_walk(vals)
+            vals[1] = None  # a missing value takes River's walk
+            assert hst.score_values(vals) == hst._score_walk(vals)
+
+
+def test_seen_ids_set_follows_the_ring_and_a_decoded_state() -> None:
+    from streamer.core import codec
+    from streamer.core.customer import SEEN_IDS, CustomerState, is_duplicate, step
+    from streamer.core.population import Population
+
+    pop, st = Population(), CustomerState("c1")
+    ev = [event_from_dict({"event_id": f"e{i}", "ts": 1767225600000 + i * 1000,
+                           "customer_id": "c1", "model": "m", "input_tokens": 1,
+                           "output_tokens": 2}) for i in range(SEEN_IDS + 40)]
+    for e in ev:
+        step(st, e, pop)
+    assert st.seen_set == set(st.seen_ids) and len(st.seen_ids) == SEEN_IDS
+    assert not is_duplicate(st, ev[10]) and is_duplicate(st, ev[-1])
+    back = codec.decode(codec.encode(st))
+    assert back.seen_set == set() and is_duplicate(back, ev[-1])
+    assert not is_duplicate(back, ev[10]) and back.seen_set == set(back.seen_ids)
+    before = back.duplicates
+    step(back, ev[-1], pop)
+    assert back.duplicates == before + 1
 
 
 # --- SimHash: same meaning -----------------------------------------------------------------------
