@@ -30,6 +30,7 @@ from streamer.core.driver import (
     Kind,
 )
 from streamer.core.outputs import Alert, ClusterSignal, ClusterVerdict, FeatureRecord
+from streamer.core.profile import prompt_cache_stats
 from streamer.core.redact import redact
 from streamer.core.scoring import SIGNAL_BY_NAME
 from streamer.errors import StateCodecError
@@ -294,6 +295,7 @@ class CustomerProcessor:
         d = self.driver
         return {"counters": dict(d.counters), "dead_letters": dict(d.dead_letters),
                 "sizes": d.sizes(), "state": dict(self.counters),
+                "prompt_cache": prompt_cache_stats(),
                 "watermarks": {str(p): part.meta.watermark_ms
                                for p, part in d.partitions.items()}}
 

@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
+from streamer.core.profile import prompt_cache_stats
 from streamer.settings import Settings
 from streamer.shell import faust_compat
 from streamer.shell.dashboard import STATIC_FILES, OpsView, riskiest, static_file
@@ -265,7 +266,8 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
                               or 0)
             for kind, size in view.sizes().items():
                 metrics.view_entries.labels(kind=kind).set(size)
-            metrics.set_structures(proc.driver.sizes())
+            metrics.set_structures({**proc.driver.sizes(),
+                                    "prompt_cache": prompt_cache_stats()["size"]})
 
     @app.task
     async def start_monitor() -> None:
