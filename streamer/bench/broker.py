@@ -269,10 +269,8 @@ def worker_throughput(bootstrap: str, records: Records, work: Path, n_workers: i
     env = worker_env(prefix)
     create_topic(bootstrap, env["STREAMER_INPUT_TOPIC"])
     produce(bootstrap, env["STREAMER_INPUT_TOPIC"], records)
-    # static group membership, as deploy/k8s/statefulset.yaml runs workers: a restarted
-    # worker gets its partitions back at once instead of after the session timeout
-    workers = [WorkerProcess(bootstrap, {**env, "STREAMER_GROUP_INSTANCE_ID": f"{prefix}-w{i}"},
-                             work / prefix / f"w{i}", log_path=work / f"{prefix}-w{i}.log").start()
+    workers = [WorkerProcess(bootstrap, env, work / prefix / f"w{i}",
+                             log_path=work / f"{prefix}-w{i}.log").start()
                for i in range(n_workers)]
     try:
         for w in workers:
@@ -321,16 +319,13 @@ def stop_all(result: dict[str, Any], bootstrap: str) -> None:
 
 def recovery(bootstrap: str, result: dict[str, Any], records: Records, work: Path
              ) -> dict[str, Any]:
-    """kill -9 the worker of ``result``, produce more, restart it under its static group
-    membership and data dir (a StatefulSet pod): seconds to first processed and caught up."""
+    """kill -9 the worker of ``result``, produce more, restart: seconds to first processed."""
     env = result["_env"]
     old: WorkerProcess = result["_workers"][0]
     old.kill()
     produce(bootstrap, env["STREAMER_INPUT_TOPIC"], records)
     t0 = time.perf_counter()
-    w = WorkerProcess(bootstrap, {**env, "STREAMER_GROUP_INSTANCE_ID":
-                                  old.env["STREAMER_GROUP_INSTANCE_ID"]},
-                      old.data_dir, log_path=work / "recovered.log").start()
+    w = WorkerProcess(bootstrap, env, old.data_dir, log_path=work / "recovered.log").start()
     result["_workers"] = [w]
     progress = Progress(1)
     progress.watch(lambda: processed([w]), 180, w.check_alive, every_s=0.1)

@@ -77,8 +77,7 @@ def other_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
                      f"{w['rss_bytes'] / 1e6:,.0f} MB"))
     rec = result.get("recovery") or {}
     if "kill9_to_first_processed_s" in rec:
-        rows.append(("recovery: kill -9, restart (static membership, same data dir) → first "
-                     "processed event / caught up",
+        rows.append(("recovery: kill -9, restart → first processed event / caught up",
                      f"{rec['kill9_to_first_processed_s']:.1f} s / "
                      f"{rec['kill9_to_caught_up_s']:.1f} s"))
     two = result.get("two_workers") or {}
