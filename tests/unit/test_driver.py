@@ -34,6 +34,13 @@ def _raw(ev: Any) -> bytes:
     return orjson.dumps(d)
 
 
+def _stored(d: Driver) -> dict[str, bytes]:
+    """What the worker would store after a batch: the changed states, encoded."""
+    from streamer.core import codec
+
+    return {k: codec.encode(s) for k, (_, s) in d.take_writes().items()}
+
+
 def _feed(d: Driver, events: list[Any], offsets: list[int] | None = None,
           partition: int = 0) -> list[Any]:
     outs: list[Any] = []
@@ -55,9 +62,8 @@ def test_replay_after_restart_counts_every_event_once(n: int) -> None:
     assert d.state("busy", 0).events_total == n
     # a restart: what the worker stored (customer states and the partition's record) comes
     # back, and the partition is read again from offset 0
-    from streamer.core import codec
 
-    stored = {k: codec.encode(s) for k, (_, s) in d.take_writes().items()}
+    stored = _stored(d)
     d2 = Driver(get=stored.get)
     _feed(d2, events)
     st2 = d2.state("busy", 0)
@@ -69,13 +75,12 @@ def test_a_record_skipped_by_a_process_that_died_is_processed_after_the_restart(
     """The consumer skipped offset 10 (Faust around a rebalance) and the process died before
     fetching it again: the restarted worker reads from the commit (<= 10) and must process it,
     although it is below the customer's last offset; the others are replays."""
-    from streamer.core import codec
 
     events = benign_events(30, customer_id="gap")
     d = Driver()
     for i in [*range(10), *range(11, 30)]:
         d.on_record("event", 0, i, b"gap", _raw(events[i]))
-    stored = {k: codec.encode(s) for k, (_, s) in d.take_writes().items()}
+    stored = _stored(d)
     d2 = Driver(get=stored.get)
     for i in range(10, 30):
         d2.on_record("event", 0, i, b"gap", _raw(events[i]))
@@ -105,13 +110,12 @@ def test_a_hole_held_while_a_busy_customer_runs_on_does_not_double_count_after_a
     """Kill -9 while the consumer still owed one record (offset 10) and the busy customer had
     run 2,000 events past it. The old partition-wide mark stayed at 9 (the hole) and only a
     512-id ring protected the rest: the restart replayed 11..~1,480 as new events."""
-    from streamer.core import codec
 
     events = benign_events(2_000, customer_id="busy")
     d = Driver()
     for i in [*range(10), *range(11, 2_000)]:
         d.on_record("event", 0, i, b"busy", _raw(events[i]))
-    stored = {k: codec.encode(s) for k, (_, s) in d.take_writes().items()}
+    stored = _stored(d)
     d2 = Driver(get=stored.get)
     for i in range(10, 2_000):  # the commit held at the hole
         d2.on_record("event", 0, i, b"busy", _raw(events[i]))
@@ -124,15 +128,14 @@ def test_a_state_older_than_the_partitions_other_records_still_gets_its_late_rec
     other stored records. Here the late record 10 was processed after the first write; the
     crash kept the first write of the customer only. The old partition-wide mark (then 29)
     said 10 was handled: it was lost."""
-    from streamer.core import codec
 
     events = benign_events(30, customer_id="late")
     d = Driver()
     for i in [*range(10), *range(11, 30)]:
         d.on_record("event", 0, i, b"late", _raw(events[i]))
-    first = {k: codec.encode(s) for k, (_, s) in d.take_writes().items()}
+    first = _stored(d)
     d.on_record("event", 0, 10, b"late", _raw(events[10]))
-    second = {k: codec.encode(s) for k, (_, s) in d.take_writes().items()}
+    second = _stored(d)
     assert d.state("late", 0).events_total == 30
     recovered = {**second, "late": first["late"]}  # the customer's second write was lost
     d2 = Driver(get=recovered.get)
@@ -147,13 +150,12 @@ def test_records_faust_drops_right_after_an_assignment_are_processed_when_fetche
     the first records it had fetched (offset 939 there) and handed over later ones first; the
     consumer patch fetched 939 again. The old ledger took everything below the first offset
     it handled as handled, and the event was lost."""
-    from streamer.core import codec
 
     events = benign_events(60, customer_id="moved")
     old = Driver()
     for i in range(30):  # the previous owner, up to its last commit
         old.on_record("event", 0, i, b"moved", _raw(events[i]))
-    stored = {k: codec.encode(s) for k, (_, s) in old.take_writes().items()}
+    stored = _stored(old)
     new = Driver(get=stored.get)
     for i in [*range(35, 60), *range(30, 60)]:  # 30..34 dropped, then fetched again from 30
         new.on_record("event", 0, i, b"moved", _raw(events[i]))
