@@ -35,7 +35,10 @@ from __future__ import annotations
 import functools
 import math
 import random
+from array import array
 from dataclasses import dataclass, field
+
+from streamer.core import kernels
 
 #: Most nodes (all trees) a stored half-space-trees model may have (the population's: 7,665).
 MAX_NODES = 1 << 16
@@ -253,6 +256,11 @@ class HalfSpaceTrees:
                                     metadata={"transient": True})
     stops_at: list[bool] = field(default_factory=list, repr=False, compare=False,
                                  metadata={"transient": True})
+    #: the splits and the scoring tables above as flat C arrays, for the native kernels
+    split_buffers: tuple[object, object] | None = field(
+        default=None, repr=False, compare=False, metadata={"transient": True})
+    scoring_buffers: tuple[object, ...] | None = field(
+        default=None, repr=False, compare=False, metadata={"transient": True})
 
     @property
     def n_nodes(self) -> int:
@@ -262,10 +270,12 @@ class HalfSpaceTrees:
         """Recompute the trees' splits from ``seed``, ``limits`` and ``features``."""
         if not self.features:
             self.split_feature, self.split_at = [], []
+            self.split_buffers = self.scoring_buffers = None
             return
         limits = tuple((name, *self.limits.get(name, (0.0, 1.0))) for name in self.features)
         feat, at = _splits(self.seed, self.n_trees, self.height, self.features, limits)
         self.split_feature, self.split_at = list(feat), list(at)
+        self.split_buffers = self.scoring_buffers = None
 
     def _values(self, x: dict[str, float]) -> list[float | None]:
         return [x.get(name) for name in self.features]
@@ -289,21 +299,24 @@ class HalfSpaceTrees:
         must exist: after a first :meth:`learn_one`)."""
         if not self.split_at:
             self.rebuild()
+        if None not in vals:  # the common case: the native walk
+            split_feature, split_at = self._split_buffers()
+            kernels.hst_learn(vals, split_feature, split_at, self.l_mass, self.n_trees,
+                              self.height)
+            self._count_one()
+            return
         n_nodes, n_branches = self.n_nodes, (1 << self.height) - 1
-        l_mass, split_feature, split_at = self.l_mass, self.split_feature, self.split_at
-        height = self.height
-        complete = None not in vals
+        l_mass = self.l_mass
         for t in range(self.n_trees):
             base, tree = t * n_nodes, t * n_branches
             node = 0
-            for _ in range(height):
+            for _ in range(self.height):
                 l_mass[base + node] += 1
-                if complete:  # the common case, :meth:`_child` inlined
-                    at = tree + node
-                    node = 2 * node + 1 if vals[split_feature[at]] < split_at[at] else 2 * node + 2  # type: ignore[operator]
-                else:
-                    node = self._child(base, node, tree, vals[split_feature[tree + node]])
+                node = self._child(base, node, tree, vals[self.split_feature[tree + node]])
             l_mass[base + node] += 1
+        self._count_one()
+
+    def _count_one(self) -> None:
         self.counter += 1
         if self.counter == self.window_size:
             self.r_mass = self.l_mass
@@ -327,21 +340,24 @@ class HalfSpaceTrees:
             return self._score_walk(vals)
         if self.scored_mass is not self.r_mass:
             self._prepare_scoring()
-        n_nodes, n_branches = self.n_nodes, (1 << self.height) - 1
-        split_feature, split_at = self.split_feature, self.split_at
-        partial_at, stops_at = self.partial_at, self.stops_at
-        height = self.height
-        score = 0.0
-        for t in range(self.n_trees):
-            base, tree = t * n_nodes, t * n_branches
-            node = 0
-            for _ in range(height):
-                if stops_at[base + node]:
-                    break
-                at = tree + node
-                node = 2 * node + 1 if vals[split_feature[at]] < split_at[at] else 2 * node + 2  # type: ignore[operator]
-            score += partial_at[base + node]
-        return 1 - score / (self.n_trees * self.window_size * n_nodes)
+        return kernels.hst_score(vals, *self._buffers(), self.n_trees, self.height,
+                                 float(self.n_trees * self.window_size * self.n_nodes))
+
+    def _split_buffers(self) -> tuple[object, object]:
+        """The splits as flat C arrays (the kernels' inputs), built once per :meth:`rebuild`."""
+        buffers = self.split_buffers
+        if buffers is None:
+            buffers = self.split_buffers = (array("q", self.split_feature),
+                                            array("d", self.split_at))
+        return buffers
+
+    def _buffers(self) -> tuple[object, ...]:
+        """Splits and scoring tables as flat C arrays, built once per :meth:`_prepare_scoring`."""
+        buffers = self.scoring_buffers
+        if buffers is None:
+            buffers = self.scoring_buffers = (*self._split_buffers(),
+                                              array("d", self.partial_at), bytes(self.stops_at))
+        return buffers
 
     def _prepare_scoring(self) -> None:
         """``partial_at`` / ``stops_at`` of the current ``r_mass``: the partial score a walk
@@ -368,6 +384,7 @@ class HalfSpaceTrees:
                 stack.append((2 * node + 1, depth + 1, depth_pow << 1, partial))
                 stack.append((2 * node + 2, depth + 1, depth_pow << 1, partial))
         self.partial_at, self.stops_at, self.scored_mass = partial_at, stops_at, r_mass
+        self.scoring_buffers = None
 
     def _score_walk(self, vals: list[float | None]) -> float:
         """The tree walk as River does it (any missing value goes to the busier child)."""

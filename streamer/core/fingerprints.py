@@ -38,6 +38,8 @@ import zlib
 
 import numpy as np
 
+from streamer.core import kernels
+
 _WORD = re.compile(r"[a-z0-9']+")
 #: Scripts written without spaces (CJK ideographs, kana, hangul): each character is a token, so
 #: a Chinese or Japanese prompt gets a SimHash and template signatures like any other.
@@ -119,7 +121,9 @@ def token_cache_stats() -> dict[str, int]:
     return {"size": len(_token_cache), "cap": TOKEN_CACHE_MAX, "resets": _cache_resets}
 
 
-def _simhash_of(tokens: list[bytes]) -> int:
+def _simhash_numpy(tokens: list[bytes]) -> int:
+    """:func:`streamer.core.kernels.simhash_tokens` without the C extension: word hashes
+    from the bounded cache, bit votes counted with numpy."""
     if not tokens:
         return 0
     get = _token_cache.get
@@ -135,6 +139,10 @@ def _simhash_of(tokens: list[bytes]) -> int:
     return int.from_bytes(np.packbits(votes).tobytes(), "little")
 
 
+#: SimHash of a token list: the C kernel when built, else the cached numpy path (same integers).
+_simhash_of = kernels.simhash_tokens if kernels.NATIVE else _simhash_numpy
+
+
 def simhash64(text: str) -> int:
     """64-bit SimHash of word uni- and bi-grams (Charikar 2002)."""
     return _simhash_of(word_bytes(text))
@@ -145,15 +153,9 @@ def hamming(a: int, b: int) -> int:
     return ((a ^ b) & _MASK64).bit_count()
 
 
-def nearest_distance(h: int, others: list[int]) -> int:
-    """Smallest Hamming distance from ``h`` to any of ``others`` (64 when there are none).
-
-    >>> nearest_distance(0b1011, [0b1000, 0b1111])
-    1
-    """
-    if not others:
-        return 64
-    return min(map(int.bit_count, map((h & _MASK64).__xor__, others)))
+#: Smallest Hamming distance from a hash to any of a list (64 for none): a kernel
+#: (:func:`streamer.core.kernels.nearest_distance`).
+nearest_distance = kernels.nearest_distance
 
 
 class RotatingBloom:
@@ -276,6 +278,8 @@ def simhash_many(token_lists: list[list[bytes]]) -> list[int]:
     >>> simhash_many([word_bytes(t) for t in texts]) == [simhash64(t) for t in texts]
     True
     """
+    if kernels.NATIVE:  # one C call per prompt beats the vectorised path
+        return [kernels.simhash_tokens(tokens) for tokens in token_lists]
     flat = [t for tokens in token_lists for t in tokens]
     if not flat:
         return [0] * len(token_lists)
