@@ -6,6 +6,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -193,9 +194,18 @@ static PyObject *hst_learn(PyObject *self, PyObject *args) {
         path[height] = base + node;
         for (Py_ssize_t d = 0; d <= height; d++) {
             PyObject *old = PyList_GET_ITEM(l_mass, path[d]);
-            long long v = PyLong_AsLongLong(old);
+            int overflow = 0;
+            long long v = PyLong_Check(old) ? PyLong_AsLongLongAndOverflow(old, &overflow) : 0;
             if (v == -1 && PyErr_Occurred()) goto done;
-            PyObject *inc = PyLong_FromLongLong(v + 1);
+            PyObject *inc;
+            if (PyLong_Check(old) && !overflow && v < LLONG_MAX) {
+                inc = PyLong_FromLongLong(v + 1);
+            } else { /* a huge count (or another number): as Python adds it */
+                PyObject *one = PyLong_FromLong(1);
+                if (one == NULL) goto done;
+                inc = PyNumber_Add(old, one);
+                Py_DECREF(one);
+            }
             if (inc == NULL) goto done;
             PyList_SET_ITEM(l_mass, path[d], inc);
             Py_DECREF(old);

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 DETECTOR_VERSION = "streamer-detector/0.1.0"
 SEVERITIES: tuple[str, ...] = ("none", "low", "medium", "high", "critical")
 
 
+@lru_cache(maxsize=4096)  # window bounds repeat: every record of a window has the same two
 def rfc3339(ms: int) -> str:
     """Epoch milliseconds to RFC 3339 UTC.
 

@@ -196,13 +196,22 @@ def wire(app: faust.App, s: Settings) -> None:
                                for cid in result.writes if (hit := proc.cache.get(cid)))
         health.beat(agent, ((m.topic, m.partition, m.offset) for m in messages))
 
+    declared: list[bool] = []  # the output topics were declared (at the first send)
+
     async def emit(result: BatchResult, table: Any, events: dict[int, Any]) -> None:
         # Outputs first, and only once the broker has them the states: a restart skips the
         # events a stored state already reflects, so an alert still in flight when the worker
         # dies after its state was stored (RocksDB writes are immediate) would never be sent.
         # This order makes a crash re-send instead (same alert_id: at least once).
-        sent = [await outputs[out.topic].send(key=out.key, value=out.value,
-                                              headers=out.headers or None)
+        if result.sends and not declared:
+            for topic in outputs.values():  # what Topic.send would do on its first send
+                await topic.maybe_declare()
+            declared.append(True)
+        # Straight to the producer (Faust's ProducerT.send: the client's send, partitioned by
+        # key like Topic.send): Topic.send wraps every record in a FutureMessage, a channel hop
+        # and callbacks, per record.
+        send = app.producer.send
+        sent = [await send(out.topic, out.key, out.value, None, None, out.headers or None)
                 for out in result.sends]
         for fut in sent:
             await fut

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from streamer.core.profile import prompt_cache_stats
@@ -27,6 +29,7 @@ from streamer.shell.worker import internal_topics
 #: Paths answered without a token.
 OPEN_PATHS = frozenset({"/health", "/ready", "/login"})
 COOKIE = "streamer_session"
+log = logging.getLogger("streamer.web")
 #: How often the monitor task wakes, and every how many wake-ups it refreshes consumer lags.
 MONITOR_INTERVAL_S = 1.0
 LAG_EVERY = 5
@@ -106,6 +109,32 @@ class Health:
             if nxt is not None and hw > nxt:
                 out.append(tp)
         return sorted(out)
+
+
+def await_chain(task: asyncio.Task[Any], depth: int = 16) -> str:
+    """Where ``task`` is suspended: its coroutine and every coroutine it awaits, outermost
+    first (``Task.get_stack`` gives only the outermost frame of a suspended coroutine)."""
+    parts = []
+    aw: Any = task.get_coro()
+    for _ in range(depth):
+        frame = getattr(aw, "cr_frame", None) or getattr(aw, "gi_frame", None) or getattr(
+            aw, "ag_frame", None)
+        if frame is None:
+            if aw is not None:
+                parts.append(type(aw).__name__)  # a future, or a C-level awaitable
+            break
+        parts.append(f"{frame.f_code.co_name} ({Path(frame.f_code.co_filename).name}:"
+                     f"{frame.f_lineno})")
+        aw = getattr(aw, "cr_await", None) or getattr(aw, "gi_yieldfrom", None) or getattr(
+            aw, "ag_await", None)
+    return " -> ".join(parts) or "(done)"
+
+
+def task_stacks(limit: int = 80) -> str:
+    """:func:`await_chain` of every asyncio task of the running loop (at most ``limit``): what
+    a stalled batch waits on, logged once when ``/health`` turns unhealthy for it."""
+    return "\n".join(f"  {t.get_name()}: {await_chain(t)}"
+                     for t in list(asyncio.all_tasks())[:limit])
 
 
 def web_conf(settings: Settings) -> dict[str, Any]:
@@ -245,6 +274,8 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
                     "seconds_since_last_batch": round(health.idle_for(), 1),
                     "stall_window_s": health.stall_s}
 
+    dumped: set[str] = set()  # agents whose stalled batch was logged
+
     async def monitor() -> None:
         """Consumer lag, readiness and rates every few seconds (the loop lag has its own
         probe, :func:`~streamer.shell.metrics.measure_loop_lag`)."""
@@ -268,6 +299,13 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
                 metrics.view_entries.labels(kind=kind).set(size)
             metrics.set_structures({**proc.driver.sizes(),
                                     "prompt_cache": prompt_cache_stats()["size"]})
+            stalled = health.stalled_batch()
+            if stalled and stalled not in dumped:  # once per stall: where every task waits
+                dumped.add(stalled)
+                log.error("batch of agent %s stalled for over %.0f s; asyncio tasks:\n%s",
+                          stalled, health.stall_s, task_stacks())
+            elif not stalled:
+                dumped.clear()
 
     @app.task
     async def start_monitor() -> None:

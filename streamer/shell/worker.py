@@ -60,6 +60,6 @@ def run(args: argparse.Namespace) -> int:
     check_data_dir(settings, app)
 
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    worker = Worker(app, loglevel=loglevel, quiet=True)
+    worker = faust_compat.without_spinner(Worker(app, loglevel=loglevel, quiet=True))
     worker.execute_from_commandline()
     return 0

@@ -115,3 +115,29 @@ def test_a_stopped_agent_is_named_with_its_exception() -> None:
         return why
 
     assert asyncio.run(run()) == "agent detect stopped: RuntimeError('bad batch')"
+
+
+def test_the_worker_keeps_the_configured_log_level() -> None:
+    """Faust's spinner set the root logger to DEBUG for the life of the worker, so every
+    debug call of aiokafka, Faust and mode built a log record; without it the level holds."""
+    import logging
+
+    import faust
+
+    root = logging.getLogger()
+    saved = root.level, list(root.handlers)
+    app = faust.App("compat-log-level", broker="memory://", store="memory://",
+                    web_enabled=False)
+    try:
+        plain = faust.Worker(app, loglevel="warning", quiet=True)
+        plain._setup_logging()
+        assert root.level == logging.DEBUG  # what Faust does: the reason for the workaround
+        root.setLevel(saved[0])
+        worker = faust_compat.without_spinner(
+            faust.Worker(app, loglevel="warning", quiet=True))
+        worker._setup_logging()
+        assert root.level == logging.WARNING
+        assert not logging.getLogger("aiokafka.producer.producer").isEnabledFor(logging.DEBUG)
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]

@@ -133,3 +133,16 @@ def test_trees_learn_and_score_as_before_whichever_kernel() -> None:
                              b.l_mass, b.n_trees, b.height)
         b._count_one()
         assert a.l_mass == b.l_mass and a.counter == b.counter
+
+
+@native
+def test_tree_masses_of_any_size_count_on_as_python_adds() -> None:
+    """A decoded state may hold counts beyond 64 bits: the kernel adds as Python does."""
+    hst = _trained_trees(random.Random(2))
+    split_feature, split_at = hst._split_buffers()
+    huge = [2**70 + i if i % 3 == 0 else 2**63 - 1 for i in range(len(hst.l_mass))]
+    mass_c, mass_py = list(huge), list(huge)
+    vals = [0.3] * len(hst.features)
+    _kernels.hst_learn(vals, split_feature, split_at, mass_c, hst.n_trees, hst.height)
+    kernels.py_hst_learn(vals, split_feature, split_at, mass_py, hst.n_trees, hst.height)
+    assert mass_c == mass_py and mass_c != huge

@@ -167,3 +167,30 @@ def test_dashboard_page_loads_nothing_from_outside(name: str) -> None:
     urls = set(re.findall(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}[^\s\"')]*", text))
     assert urls <= {"http://www.w3.org/2000/svg"}, urls
     assert "innerHTML" not in text  # worker data is inserted as text only
+
+
+def test_a_stalled_batch_can_be_told_from_its_await_chain() -> None:
+    """What the monitor logs once when a batch stalls: each task's chain of awaits."""
+    import asyncio
+
+    from streamer.shell.web import task_stacks
+
+    async def flush_forever(ev: asyncio.Event) -> None:
+        await ev.wait()
+
+    async def detect_batch(ev: asyncio.Event) -> None:
+        await flush_forever(ev)
+
+    async def main() -> str:
+        ev = asyncio.Event()
+        task = asyncio.create_task(detect_batch(ev), name="detect")
+        await asyncio.sleep(0)
+        try:
+            return task_stacks()
+        finally:
+            task.cancel()
+
+    dump = asyncio.run(main())
+    line = next(x for x in dump.splitlines() if x.strip().startswith("detect:"))
+    assert "detect_batch" in line and "flush_forever" in line and "wait" in line
+    assert line.index("detect_batch") < line.index("flush_forever")
