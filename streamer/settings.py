@@ -157,6 +157,10 @@ class Settings:
     test_fail_on: str = ""
     processing_guarantee: ProcessingGuarantee = "at_least_once"
     group_instance_id: str = ""
+    #: a worker that stops heartbeating (kill -9, a lost node) leaves the consumer group after
+    #: this long, and its partitions move: the outage a crash costs (Faust's default is 60 s;
+    #: heartbeats run in the consumer's own thread, so a long batch does not miss them)
+    session_timeout_s: float = 10.0
     batch_size: int = 500
     #: how long a batch waits to fill (a backlog fills it at once; live traffic is not held
     #: back for long: issue 9, p99 event -> alert <= 1 s at half load)
@@ -254,6 +258,9 @@ class Settings:
             raise ConfigError(f"STREAMER_SASL_MECHANISM={self.sasl_mechanism} is set but "
                               f"STREAMER_SECURITY_PROTOCOL={self.security_protocol} does not use "
                               "SASL: use SASL_PLAINTEXT or SASL_SSL")
+        if not 6.0 <= self.session_timeout_s <= 1800.0:  # the broker's default bounds
+            raise ConfigError("STREAMER_SESSION_TIMEOUT_S must be within 6..1800 (the broker's "
+                              "group.min/max.session.timeout.ms)")
         if self.partitions < 1 or self.batch_size < 1:
             raise ConfigError("partitions and batch_size must be >= 1")
         if not self.bootstrap_servers:

@@ -98,6 +98,8 @@ def create_app(settings: Settings) -> faust.App:
         "broker_max_poll_records": 500,
         "broker_commit_every": 1000,
         "broker_commit_interval": 1.0,
+        "broker_session_timeout": settings.session_timeout_s,
+        "broker_heartbeat_interval": min(3.0, settings.session_timeout_s / 3),
         "table_standby_replicas": 0,
         "web_in_thread": False,
         "key_serializer": "raw",
@@ -210,9 +212,17 @@ def wire(app: faust.App, s: Settings) -> None:
         # Straight to the producer (Faust's ProducerT.send: the client's send, partitioned by
         # key like Topic.send): Topic.send wraps every record in a FutureMessage, a channel hop
         # and callbacks, per record.
+        # A send or a table write does not suspend, so a batch's hundreds of them would hold
+        # the loop: it gets a turn every SLICE_S, as in the batch's processing.
         send = app.producer.send
-        sent = [await send(out.topic, out.key, out.value, None, None, out.headers or None)
-                for out in result.sends]
+        turn = time.perf_counter() + SLICE_S
+        sent = []
+        for out in result.sends:
+            sent.append(await send(out.topic, out.key, out.value, None, None,
+                                   out.headers or None))
+            if time.perf_counter() >= turn:
+                await asyncio.sleep(0)
+                turn = time.perf_counter() + SLICE_S
         for fut in sent:
             await fut
         for key, (partition, value) in result.writes.items():
@@ -221,6 +231,9 @@ def wire(app: faust.App, s: Settings) -> None:
                 continue
             with as_current_event(event):
                 table[key.encode()] = value
+            if time.perf_counter() >= turn:
+                await asyncio.sleep(0)
+                turn = time.perf_counter() + SLICE_S
         # Hand this batch's changelog records to the producer before the batch is acked, so
         # the commit covering its offsets also covers its state (a commit flushes only what
         # was handed over).

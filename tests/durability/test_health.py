@@ -108,4 +108,10 @@ def test_wedged_batch_turns_health_503_within_the_stall_window(
                         and "a batch of agent detect has run for more than" in r[1]["detail"]
                         and r, stall_s + 15, alive=w.check_alive)
     assert w.get("/ready")[0] == 200
+    # the log says once where the batch waits: every task's chain of awaits
+    poll("the stalled batch's await chains in the log", lambda: "stalled for over" in w.log(),
+         15, alive=w.check_alive)
+    dump = w.log()[w.log().index("stalled for over"):]
+    assert "detect_batch" in dump, dump[:3000]
+    assert w.log().count("batch of agent detect stalled") == 1
     w.kill()  # a wedged batch never finishes, so SIGTERM would wait: a liveness kill

@@ -85,3 +85,18 @@ def test_plaintext_defaults_still_work() -> None:
     s = Settings.from_env({})
     assert s.security_protocol == "PLAINTEXT" and not s.sasl_password
     assert s.kafka_client_options() == {"security_protocol": "PLAINTEXT"}
+
+
+@pytest.mark.parametrize("value", ["2", "5.9", "4000"])
+def test_a_session_timeout_the_broker_would_refuse_is_refused_at_start(value: str) -> None:
+    with pytest.raises(ConfigError, match="STREAMER_SESSION_TIMEOUT_S"):
+        Settings.from_env({"STREAMER_SESSION_TIMEOUT_S": value})
+
+
+def test_the_worker_leaves_the_group_within_the_session_timeout() -> None:
+    from streamer.shell.faust_app import create_app
+
+    app = create_app(Settings.from_env({"STREAMER_SESSION_TIMEOUT_S": "12",
+                                        "STREAMER_STORE": "memory://"}))
+    assert app.conf.broker_session_timeout == 12.0
+    assert app.conf.broker_heartbeat_interval * 3 <= 12.0
