@@ -7,6 +7,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -65,6 +66,108 @@ static PyObject *simhash_tokens(PyObject *self, PyObject *arg) {
     for (int k = 0; k < 64; k++)
         if ((uint64_t)counts[k] * 2 > features) out |= (uint64_t)1 << k;
     return PyLong_FromUnsignedLongLong(out);
+}
+
+/* ascii_fingerprint(lowered, limit, edge): from lower-cased ASCII text at once, what the
+ * pure-Python path gets from fingerprints.word_bytes: the tokens ([a-z0-9']+ with every run of
+ * digits one "0", at most `limit`), their SimHash, their count, and the first and the last
+ * `edge` tokens joined by spaces (the template wrapper). No token object is made. */
+static PyObject *ascii_fingerprint(PyObject *self, PyObject *args) {
+    (void)self;
+    const unsigned char *p;
+    Py_ssize_t len, limit, edge;
+    if (!PyArg_ParseTuple(args, "y#nn", &p, &len, &limit, &edge)) return NULL;
+    if (limit < 0 || limit > 4096 || edge < 0 || edge > limit) {
+        PyErr_SetString(PyExc_ValueError, "ascii_fingerprint: limit in 0..4096, edge <= limit");
+        return NULL;
+    }
+    unsigned char *buf = PyMem_Malloc(len > 0 ? (size_t)len : 1);
+    Py_ssize_t *start = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(limit + 1));
+    Py_ssize_t *stop = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(limit + 1));
+    PyObject *result = NULL;
+    if (buf == NULL || start == NULL || stop == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t n = 0, w = 0;
+    int in_token = 0;
+    for (Py_ssize_t i = 0; i < len && n < limit; i++) {
+        unsigned char c = p[i];
+        if (c >= 0x80) {
+            PyErr_SetString(PyExc_ValueError, "ascii_fingerprint: ASCII text only");
+            goto done;
+        }
+        int word = (c >= 'a' && c <= 'z') || c == '\'';
+        int digit = c >= '0' && c <= '9';
+        if (word || digit) {
+            unsigned char out = digit ? '0' : c;
+            if (!in_token) {
+                in_token = 1;
+                start[n] = w;
+            } else if (out == '0' && buf[w - 1] == '0') {
+                continue; /* a run of digits is one "0" */
+            }
+            buf[w++] = out;
+        } else if (in_token) {
+            in_token = 0;
+            stop[n++] = w;
+        }
+    }
+    if (in_token) stop[n++] = w;
+    uint32_t counts[64];
+    memset(counts, 0, sizeof counts);
+    uint32_t after_hi = 0, after_lo = 0;
+    for (Py_ssize_t t = 0; t < n; t++) {
+        const unsigned char *tok = buf + start[t];
+        Py_ssize_t tl = stop[t] - start[t];
+        uint32_t hi = crc32_from(0, tok, tl), lo = crc32_from(SIMHASH_SEED, tok, tl);
+        count_bits(counts, ((uint64_t)hi << 32) | lo);
+        if (t > 0) {
+            uint32_t bhi = crc32_from(after_hi, tok, tl), blo = crc32_from(after_lo, tok, tl);
+            count_bits(counts, ((uint64_t)bhi << 32) | blo);
+        }
+        after_hi = crc32_from(hi, (const unsigned char *)" ", 1);
+        after_lo = crc32_from(lo, (const unsigned char *)" ", 1);
+    }
+    uint64_t sim = 0;
+    if (n > 0) {
+        uint64_t features = (uint64_t)(2 * n - 1);
+        for (int k = 0; k < 64; k++)
+            if ((uint64_t)counts[k] * 2 > features) sim |= (uint64_t)1 << k;
+    }
+    /* joined edges: tokens [0, e) and [n - e, n), e = min(edge, n), one space between */
+    Py_ssize_t e = edge < n ? edge : n;
+    PyObject *parts[2] = {NULL, NULL};
+    Py_ssize_t first[2] = {0, n - e};
+    for (int which = 0; which < 2; which++) {
+        Py_ssize_t size = 0;
+        for (Py_ssize_t t = first[which]; t < first[which] + e; t++)
+            size += (stop[t] - start[t]) + (t > first[which] ? 1 : 0);
+        parts[which] = PyBytes_FromStringAndSize(NULL, size);
+        if (parts[which] == NULL) {
+            Py_XDECREF(parts[0]);
+            goto done;
+        }
+        char *q = PyBytes_AS_STRING(parts[which]);
+        for (Py_ssize_t t = first[which]; t < first[which] + e; t++) {
+            if (t > first[which]) *q++ = ' ';
+            memcpy(q, buf + start[t], (size_t)(stop[t] - start[t]));
+            q += stop[t] - start[t];
+        }
+    }
+    PyObject *head = parts[0], *tail = parts[1];
+    PyObject *simo = PyLong_FromUnsignedLongLong(sim);
+    if (simo == NULL) {
+        Py_DECREF(head);
+        Py_DECREF(tail);
+        goto done;
+    }
+    result = Py_BuildValue("(NnNN)", simo, n, head, tail);
+done:
+    PyMem_Free(buf);
+    PyMem_Free(start);
+    PyMem_Free(stop);
+    return result;
 }
 
 /* nearest_distance(h, others): the smallest Hamming distance of the low 64 bits of h to any of
@@ -218,7 +321,91 @@ done:
     return result;
 }
 
+static int read5(PyObject *list, double *out) {
+    if (!PyList_Check(list) || PyList_GET_SIZE(list) != 5) {
+        PyErr_SetString(PyExc_ValueError, "p2_update: lists of five markers");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < 5; i++) {
+        out[i] = PyFloat_AsDouble(PyList_GET_ITEM(list, i));
+        if (out[i] == -1.0 && PyErr_Occurred()) return -1;
+    }
+    return 0;
+}
+
+static int write5(PyObject *list, const double *values) {
+    for (Py_ssize_t i = 0; i < 5; i++) {
+        PyObject *v = PyFloat_FromDouble(values[i]);
+        if (v == NULL) return -1;
+        PyObject *old = PyList_GET_ITEM(list, i);
+        PyList_SET_ITEM(list, i, v);
+        Py_DECREF(old);
+    }
+    return 0;
+}
+
+/* p2_update(heights, positions, markers, desired, x): one P-square step of a ready quantile
+ * (five sorted heights), the lists changed in place (Quantile.update after its first five
+ * values). Division is IEEE, as kernels._div spells it in Python. */
+static PyObject *p2_update(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *hl, *pl, *ml, *dl;
+    double x, h[5], pos[5], mk[5], des[5];
+    if (!PyArg_ParseTuple(args, "OOOOd", &hl, &pl, &ml, &dl, &x)) return NULL;
+    if (read5(hl, h) || read5(pl, pos) || read5(ml, mk)) return NULL;
+    if (!PyTuple_Check(dl) || PyTuple_GET_SIZE(dl) != 5) {
+        PyErr_SetString(PyExc_ValueError, "p2_update: five desired increments");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < 5; i++) {
+        des[i] = PyFloat_AsDouble(PyTuple_GET_ITEM(dl, i));
+        if (des[i] == -1.0 && PyErr_Occurred()) return NULL;
+    }
+    int k;
+    if (x < h[0]) {
+        h[0] = x;
+        k = 1;
+    } else if (h[0] <= x && x < h[1]) {
+        k = 1;
+    } else if (h[1] <= x && x < h[2]) {
+        k = 2;
+    } else if (h[2] <= x && x < h[3]) {
+        k = 3;
+    } else if (h[3] <= x && x < h[4]) {
+        k = 4;
+    } else {
+        k = 4;
+        if (h[4] < x) h[4] = x;
+    }
+    for (int i = k; i < 5; i++) pos[i] += 1.0;
+    for (int i = 0; i < 5; i++) mk[i] += des[i];
+    for (int i = 1; i < 4; i++) {
+        double n = pos[i], hq = h[i];
+        double d = mk[i] - n;
+        if (!((d >= 1.0 && pos[i + 1] - n > 1.0) || (d <= -1.0 && pos[i - 1] - n < -1.0)))
+            continue;
+        d = copysign(1.0, d);
+        double hp = h[i + 1], hm = h[i - 1], np_ = pos[i + 1], nm = pos[i - 1];
+        double left = ((n - nm + d) * (hp - hq)) / (np_ - n);
+        double right = ((np_ - n - d) * (hq - hm)) / (n - nm);
+        double qn = hq + (d / (np_ - nm)) * (left + right);
+        if (hm < qn && qn < hp) {
+            h[i] = qn;
+        } else {
+            int j = d > 0 ? i + 1 : i - 1;
+            h[i] = hq + (d * (h[j] - hq)) / (pos[j] - n);
+        }
+        pos[i] = n + d;
+    }
+    if (write5(hl, h) || write5(pl, pos) || write5(ml, mk)) return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"ascii_fingerprint", ascii_fingerprint, METH_VARARGS,
+     "SimHash, token count and joined edge tokens of lower-cased ASCII text."},
+    {"p2_update", p2_update, METH_VARARGS,
+     "One P-square step of a ready quantile, in place (Quantile.update)."},
     {"hst_learn", hst_learn, METH_VARARGS,
      "Fold complete values into the half-space trees' mass list (in place)."},
     {"simhash_tokens", simhash_tokens, METH_O,

@@ -33,7 +33,6 @@ River) and that the codec can store field by field.
 from __future__ import annotations
 
 import functools
-import math
 import random
 from array import array
 from dataclasses import dataclass, field
@@ -42,15 +41,6 @@ from streamer.core import kernels
 
 #: Most nodes (all trees) a stored half-space-trees model may have (the population's: 7,665).
 MAX_NODES = 1 << 16
-
-
-def _div(a: float, b: float) -> float:
-    """``a / b`` with IEEE semantics (±inf or nan on a zero divisor), as River's Rust core does."""
-    if b == 0:
-        if a == 0 or math.isnan(a):
-            return math.nan
-        return math.copysign(math.inf, a) * math.copysign(1.0, b)
-    return a / b
 
 
 @dataclass(slots=True)
@@ -123,50 +113,7 @@ class Quantile:
         if not self.ready:
             h.sort()
             self.ready = True
-        # the cell k with h[k-1] <= x < h[k]; the extremes move out to x
-        if x < h[0]:
-            h[0] = float(x)
-            k = 1
-        elif h[0] <= x < h[1]:
-            k = 1
-        elif h[1] <= x < h[2]:
-            k = 2
-        elif h[2] <= x < h[3]:
-            k = 3
-        elif h[3] <= x < h[4]:
-            k = 4
-        else:
-            k = 4
-            if h[4] < x:
-                h[4] = float(x)
-        pos = self.positions
-        for i in range(k, 5):
-            pos[i] += 1.0
-        markers = self.markers
-        for i, d in enumerate(_desired(self.q)):
-            markers[i] += d
-        self._adjust()
-
-    def _adjust(self) -> None:
-        h, pos = self.heights, self.positions
-        for i in range(1, 4):
-            n, hq = pos[i], h[i]
-            d = self.markers[i] - n
-            if not ((d >= 1.0 and pos[i + 1] - n > 1.0)
-                    or (d <= -1.0 and pos[i - 1] - n < -1.0)):
-                continue
-            d = math.copysign(1.0, d)
-            hp, hm, np_, nm = h[i + 1], h[i - 1], pos[i + 1], pos[i - 1]
-            # piecewise-parabolic prediction of the marker height
-            left = _div((n - nm + d) * (hp - hq), np_ - n)
-            right = _div((np_ - n - d) * (hq - hm), n - nm)
-            qn = hq + _div(d, np_ - nm) * (left + right)
-            if hm < qn < hp:
-                h[i] = qn
-            else:  # linear prediction towards the neighbour in direction d
-                j = i + 1 if d > 0 else i - 1
-                h[i] = hq + _div(d * (h[j] - hq), pos[j] - n)
-            pos[i] = n + d
+        kernels.p2_update(h, self.positions, self.markers, _desired(self.q), float(x))
 
     def codec_check(self) -> None:
         """Consistency of stored markers (called by the codec after decoding)."""

@@ -53,15 +53,6 @@ WORD_LIMIT = 96
 #: Cap of the word -> hash cache (it is cleared when full; ``token_cache_stats`` reports it).
 TOKEN_CACHE_MAX = 1 << 17
 
-# Bytes that belong to a word ([a-z0-9'] of the lower-cased text) map to themselves, digits to
-# "0", everything else (including every byte of a non-ASCII character) to a space.
-_TABLE = bytearray(b" " * 256)
-for _c in b"abcdefghijklmnopqrstuvwxyz'":
-    _TABLE[_c] = _c
-for _c in b"0123456789":
-    _TABLE[_c] = ord("0")
-_WORD_BYTES = bytes(_TABLE)
-
 _token_cache: dict[bytes, tuple[int, int, int]] = {}
 _cache_resets = 0
 _SEED = 0x9E3779B9
@@ -86,10 +77,7 @@ def word_bytes(text: str, limit: int = WORD_LIMIT) -> list[bytes]:
         low = _DIGITS.sub("0", low)
         if _HAS_CJK.search(low):
             return [t.encode("utf-8") for t in _WORD_OR_CJK.findall(low)[:limit]]
-    data = low.encode("utf-8").translate(_WORD_BYTES)
-    while b"00" in data:  # a run of digits is one "0", as ``\d+ -> 0`` does
-        data = data.replace(b"00", b"0")
-    return data.split()[:limit]
+    return kernels.ascii_tokens(low.encode("utf-8"), limit)
 
 
 def words(text: str, limit: int = WORD_LIMIT) -> list[str]:
@@ -232,6 +220,16 @@ def template_signatures(text: str) -> tuple[int, int]:
 
 def prompt_fingerprint(text: str) -> tuple[int, int, int]:
     """``(simhash64(text), *template_signatures(text))`` from one tokenisation of ``text``."""
+    if kernels.NATIVE:
+        low = text[: WORD_LIMIT * 12].lower()
+        if low.isascii():  # one C pass: tokens, SimHash and the wrapper's edges
+            sim, n, head, tail = kernels.ascii_fingerprint(low.encode(), WORD_LIMIT,
+                                                           TEMPLATE_WORDS)
+            if len(text) > 800:  # the wrapper comes from the text's two ends
+                return (sim, *_signatures_of(_template_tokens(text)))
+            if n < 2 * TEMPLATE_WORDS:
+                return (sim, 0, 0)
+            return (sim, _stable_hash64_bytes(b"p:" + head), _stable_hash64_bytes(b"s:" + tail))
     tokens = word_bytes(text)
     return (_simhash_of(tokens), *_signatures_of(_template_tokens(text, tokens)))
 

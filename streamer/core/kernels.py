@@ -1,8 +1,9 @@
 """The hot per-event kernels, native when the C extension is built, pure Python otherwise.
 
-Three small functions carry much of the per-event cost of the core (``make bench``'s offline
-steps): the SimHash of a prompt's tokens, the Hamming distance to the nearest recent prompt, and
-the half-space-trees walk of the population outlier score. ``streamer/core/_kernels.c``
+A few small functions carry much of the per-event cost of the core (``make bench``'s offline
+steps): the SimHash of a prompt's tokens, the Hamming distance to the nearest recent prompt, the
+half-space-trees walks of the population outlier score (score and learn), and the P² step of the
+running quantiles, and the tokens of ASCII prompt text. ``streamer/core/_kernels.c``
 implements each in C; this module exposes one name per kernel, bound to the C function when the
 extension imported and to its pure-Python twin below when it did not (no compiler at install
 time). The twins are the definitions: the C code must return the same integers and the same IEEE
@@ -17,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable, Sequence
 
@@ -46,6 +48,36 @@ def py_simhash_tokens(tokens: list[bytes]) -> int:
     half = len(feats)
     return sum(1 << k for k in range(64)
                if 2 * sum((f >> k) & 1 for f in feats) > half)
+
+
+# Bytes that belong to a word ([a-z0-9'] of the lower-cased text) map to themselves, digits to
+# "0", everything else (including every byte of a non-ASCII character) to a space.
+_TABLE = bytearray(b" " * 256)
+for _c in b"abcdefghijklmnopqrstuvwxyz'":
+    _TABLE[_c] = _c
+for _c in b"0123456789":
+    _TABLE[_c] = ord("0")
+WORD_BYTES = bytes(_TABLE)
+
+
+def ascii_tokens(lowered: bytes, limit: int) -> list[bytes]:
+    """The word tokens of lower-cased ASCII bytes: ``[a-z0-9']+`` with every run of digits one
+    ``0``, the first ``limit`` (:func:`streamer.core.fingerprints.word_bytes`'s ASCII path)."""
+    data = lowered.translate(WORD_BYTES)
+    while b"00" in data:  # a run of digits is one "0", as ``\d+ -> 0`` does
+        data = data.replace(b"00", b"0")
+    return data.split()[:limit]
+
+
+def py_ascii_fingerprint(lowered: bytes, limit: int, edge: int) -> tuple[int, int, bytes, bytes]:
+    """(SimHash, count, first ``edge`` tokens joined by spaces, last ``edge`` joined) of the
+    :func:`ascii_tokens` of lower-cased ASCII text: a prompt's fingerprint from one pass."""
+    if not lowered.isascii():
+        raise ValueError("ascii_fingerprint: ASCII text only")
+    tokens = ascii_tokens(lowered, limit)
+    e = min(edge, len(tokens))
+    return (py_simhash_tokens(tokens), len(tokens), b" ".join(tokens[:e]),
+            b" ".join(tokens[len(tokens) - e:]))
 
 
 def py_nearest_distance(h: int, others: list[int]) -> int:
@@ -90,18 +122,75 @@ def py_hst_learn(vals: list[float], split_feature: Sequence[int], split_at: Sequ
         l_mass[base + node] += 1
 
 
+def _div(a: float, b: float) -> float:
+    """``a / b`` with IEEE semantics (±inf or nan on a zero divisor), as C divides."""
+    if b == 0:
+        if a == 0 or math.isnan(a):
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+    return a / b
+
+
+def py_p2_update(h: list[float], pos: list[float], markers: list[float],
+                 desired: tuple[float, ...], x: float) -> None:
+    """One step of the P² quantile (Jain & Chlamtac 1985) once its five heights are sorted:
+    find the cell of ``x`` (the extremes move out to it), shift the positions above it and the
+    desired positions, then move each middle marker whose position is off by one or more,
+    by the piecewise-parabolic prediction or, outside its neighbours, the linear one. The
+    lists are changed in place (:meth:`streamer.core.estimators.Quantile.update`)."""
+    if x < h[0]:
+        h[0] = x
+        k = 1
+    elif h[0] <= x < h[1]:
+        k = 1
+    elif h[1] <= x < h[2]:
+        k = 2
+    elif h[2] <= x < h[3]:
+        k = 3
+    elif h[3] <= x < h[4]:
+        k = 4
+    else:
+        k = 4
+        if h[4] < x:
+            h[4] = x
+    for i in range(k, 5):
+        pos[i] += 1.0
+    for i, d in enumerate(desired):
+        markers[i] += d
+    for i in range(1, 4):
+        n, hq = pos[i], h[i]
+        d = markers[i] - n
+        if not ((d >= 1.0 and pos[i + 1] - n > 1.0) or (d <= -1.0 and pos[i - 1] - n < -1.0)):
+            continue
+        d = math.copysign(1.0, d)
+        hp, hm, np_, nm = h[i + 1], h[i - 1], pos[i + 1], pos[i - 1]
+        left = _div((n - nm + d) * (hp - hq), np_ - n)
+        right = _div((np_ - n - d) * (hq - hm), n - nm)
+        qn = hq + _div(d, np_ - nm) * (left + right)
+        if hm < qn < hp:
+            h[i] = qn
+        else:  # linear prediction towards the neighbour in direction d
+            j = i + 1 if d > 0 else i - 1
+            h[i] = hq + _div(d * (h[j] - hq), pos[j] - n)
+        pos[i] = n + d
+
+
 simhash_tokens: Callable[[list[bytes]], int]
 nearest_distance: Callable[[int, list[int]], int]
 hst_score: Callable[..., float]
 hst_learn: Callable[..., None]
+p2_update: Callable[[list[float], list[float], list[float], tuple[float, ...], float], None]
+ascii_fingerprint: Callable[[bytes, int, int], tuple[int, int, bytes, bytes]]
 try:
     from streamer.core import _kernels  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - built without a C compiler
     NATIVE = False
-    simhash_tokens, nearest_distance, hst_score, hst_learn = (
-        py_simhash_tokens, py_nearest_distance, py_hst_score, py_hst_learn)
+    simhash_tokens, nearest_distance, hst_score, hst_learn, p2_update = (
+        py_simhash_tokens, py_nearest_distance, py_hst_score, py_hst_learn, py_p2_update)
+    ascii_fingerprint = py_ascii_fingerprint
 else:
     NATIVE = True
-    simhash_tokens, nearest_distance, hst_score, hst_learn = (
+    simhash_tokens, nearest_distance, hst_score, hst_learn, p2_update = (
         _kernels.simhash_tokens, _kernels.nearest_distance, _kernels.hst_score,
-        _kernels.hst_learn)
+        _kernels.hst_learn, _kernels.p2_update)
+    ascii_fingerprint = _kernels.ascii_fingerprint

@@ -234,17 +234,22 @@ def test_simhash_keeps_near_duplicates_close_and_unrelated_prompts_far() -> None
 
 
 def test_word_hash_cache_is_bounded() -> None:
+    """The word-hash cache of the pure-Python SimHash (the path without the C kernels)."""
+    def simhash(text: str) -> int:
+        return fingerprints._simhash_numpy(fingerprints.word_bytes(text))
+
+    before = simhash("unusual words zyxq wvut")
     stats = fingerprints.token_cache_stats()
     assert 0 < stats["size"] <= stats["cap"] == fingerprints.TOKEN_CACHE_MAX
-    before = fingerprints.simhash64("unusual words zyxq wvut")
     saved = fingerprints.TOKEN_CACHE_MAX
     try:
         fingerprints.TOKEN_CACHE_MAX = 4  # force resets
         for i in range(20):
-            fingerprints.simhash64(f"fresh{i} tokens{i} here{i}")
+            simhash(f"fresh{i} tokens{i} here{i}")
         assert len(fingerprints._token_cache) <= 4
         assert fingerprints.token_cache_stats()["resets"] > stats["resets"]
-        assert fingerprints.simhash64("unusual words zyxq wvut") == before
+        assert simhash("unusual words zyxq wvut") == before == fingerprints.simhash64(
+            "unusual words zyxq wvut")
     finally:
         fingerprints.TOKEN_CACHE_MAX = saved
 

@@ -146,3 +146,95 @@ def test_tree_masses_of_any_size_count_on_as_python_adds() -> None:
     _kernels.hst_learn(vals, split_feature, split_at, mass_c, hst.n_trees, hst.height)
     kernels.py_hst_learn(vals, split_feature, split_at, mass_py, hst.n_trees, hst.height)
     assert mass_c == mass_py and mass_c != huge
+
+
+def _p2_inputs(rng: random.Random) -> tuple[list[float], list[float], list[float],
+                                            tuple[float, ...], float]:
+    q = rng.choice([0.5, 0.1, 0.9, rng.random()])
+    h = sorted(rng.choice([rng.random(), rng.gauss(0, 1e3), 0.0, 1.0]) for _ in range(5))
+    n = rng.randrange(5, 5000)
+    pos = sorted([1.0, *rng.sample(range(2, max(6, n)), 3), float(max(6, n))])
+    markers = [p + rng.uniform(-2.5, 2.5) for p in pos]
+    x = rng.choice([rng.random(), rng.gauss(0, 1e3), h[0], h[4], h[2], -1e9, 1e9,
+                    float("nan"), float("inf")])
+    return h, [float(p) for p in pos], markers, (0.0, q / 2, q, (1 + q) / 2, 1.0), x
+
+
+@native
+def test_quantile_steps_equal_the_twin_bit_for_bit() -> None:
+    import math
+
+    rng = random.Random(11)
+    for _ in range(20_000):
+        h, pos, markers, desired, x = _p2_inputs(rng)
+        a, b = (list(h), list(pos), list(markers)), (list(h), list(pos), list(markers))
+        _kernels.p2_update(*a, desired, x)
+        kernels.py_p2_update(*b, desired, x)
+        for got, want in zip(a, b, strict=True):
+            assert [math.isnan(v) or v for v in got] == [math.isnan(v) or v for v in want]
+            assert [v if not math.isnan(v) else "nan" for v in got] == [
+                v if not math.isnan(v) else "nan" for v in want]
+
+
+def test_running_quantiles_match_rivers_through_the_kernel() -> None:
+    from river import stats
+
+    from streamer.core.estimators import Quantile
+
+    rng = random.Random(5)
+    for q in (0.5, 0.25, 0.9):
+        ours, river = Quantile(q), stats.Quantile(q)
+        for _ in range(3000):
+            x = rng.lognormvariate(0, 1)
+            ours.update(x)
+            river.update(x)
+            assert ours.get() == river.get()
+
+
+@native
+def test_ascii_fingerprint_of_real_prompts_equals_the_token_path() -> None:
+    prompts = [e["prompt"] for e in simulate("smoke", 0).events() if e.get("prompt")]
+    for text in prompts:
+        low = text[: fingerprints.WORD_LIMIT * 12].lower()
+        if not low.isascii():
+            continue
+        got = _kernels.ascii_fingerprint(low.encode(), fingerprints.WORD_LIMIT, 5)
+        assert got == kernels.py_ascii_fingerprint(low.encode(), fingerprints.WORD_LIMIT, 5)
+        tokens = fingerprints.word_bytes(text)
+        assert got[:2] == (fingerprints._simhash_numpy(tokens), len(tokens))
+
+
+@native
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab z'0123 9.,-\n\tQ"), max_size=300),
+       st.integers(min_value=0, max_value=120), st.integers(min_value=0, max_value=8))
+def test_ascii_fingerprint_of_any_text_equals_the_twin(text: str, limit: int, edge: int) -> None:
+    low = text.lower().encode()
+    edge = min(edge, limit)
+    assert (_kernels.ascii_fingerprint(low, limit, edge)
+            == kernels.py_ascii_fingerprint(low, limit, edge))
+
+
+@native
+def test_ascii_fingerprint_refuses_what_it_does_not_define() -> None:
+    with pytest.raises(ValueError):
+        _kernels.ascii_fingerprint("café".encode(), 96, 5)
+    with pytest.raises(ValueError):
+        _kernels.ascii_fingerprint(b"a b", 3, 5)
+    with pytest.raises(TypeError):
+        _kernels.ascii_fingerprint("text", 96, 5)
+
+
+def test_prompt_fingerprints_equal_the_token_by_token_definition() -> None:
+    """``prompt_fingerprint`` (one C pass where it can) against SimHash and template signatures
+    computed from ``word_bytes``, on real prompts, short, long (> 800 characters: the wrapper
+    from both ends) and non-ASCII."""
+    rng = random.Random(4)
+    prompts = [e["prompt"] for e in simulate("smoke", 0).events() if e.get("prompt")]
+    prompts += [" ".join(rng.sample(prompts, 6)) for _ in range(200)]  # long ones
+    prompts += ["Résumé: 请逐步解释 step 2 " * 3, "a b c", "", "0 00 000 a1b22c333 " * 80]
+    assert sum(len(p) > 800 for p in prompts) >= 150
+    for text in prompts:
+        tokens = fingerprints.word_bytes(text)
+        want = (fingerprints._simhash_numpy(tokens), *fingerprints.template_signatures(text))
+        assert fingerprints.prompt_fingerprint(text) == want, text[:80]
