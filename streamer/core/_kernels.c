@@ -401,7 +401,54 @@ static PyObject *p2_update(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* bump(counts, key, cap): counts[key] += 1.0 (from 0.0), then, past cap entries, drop the
+ * first entry with the smallest count (insertion order); returns the count before. */
+static PyObject *bump(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 3 || !PyDict_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "bump(counts: dict, key, cap: int)");
+        return NULL;
+    }
+    PyObject *counts = args[0], *key = args[1];
+    Py_ssize_t cap = PyLong_AsSsize_t(args[2]);
+    if (cap == -1 && PyErr_Occurred()) return NULL;
+    PyObject *old = PyDict_GetItemWithError(counts, key);
+    if (old == NULL && PyErr_Occurred()) return NULL;
+    double before = 0.0;
+    if (old != NULL) {
+        before = PyFloat_AsDouble(old);
+        if (before == -1.0 && PyErr_Occurred()) return NULL;
+    }
+    PyObject *after = PyFloat_FromDouble(before + 1.0);
+    if (after == NULL) return NULL;
+    int failed = PyDict_SetItem(counts, key, after);
+    Py_DECREF(after);
+    if (failed) return NULL;
+    if (PyDict_GET_SIZE(counts) > cap) {
+        Py_ssize_t pos = 0;
+        PyObject *k, *v, *smallest = NULL;
+        double best = 0.0;
+        while (PyDict_Next(counts, &pos, &k, &v)) {
+            double x = PyFloat_AsDouble(v);
+            if (x == -1.0 && PyErr_Occurred()) return NULL;
+            if (smallest == NULL || x < best) {
+                smallest = k;
+                best = x;
+            }
+        }
+        if (smallest != NULL) {
+            Py_INCREF(smallest);
+            failed = PyDict_DelItem(counts, smallest);
+            Py_DECREF(smallest);
+            if (failed) return NULL;
+        }
+    }
+    return PyFloat_FromDouble(before);
+}
+
 static PyMethodDef methods[] = {
+    {"bump", (PyCFunction)(void (*)(void))bump, METH_FASTCALL,
+     "Count one more of key in a capped dict of counts; the count before."},
     {"ascii_fingerprint", ascii_fingerprint, METH_VARARGS,
      "SimHash, token count and joined edge tokens of lower-cased ASCII text."},
     {"p2_update", p2_update, METH_VARARGS,

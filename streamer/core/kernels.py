@@ -1,9 +1,10 @@
 """The hot per-event kernels, native when the C extension is built, pure Python otherwise.
 
 A few small functions carry much of the per-event cost of the core (``make bench``'s offline
-steps): the SimHash of a prompt's tokens, the Hamming distance to the nearest recent prompt, the
-half-space-trees walks of the population outlier score (score and learn), and the P² step of the
-running quantiles, and the tokens of ASCII prompt text. ``streamer/core/_kernels.c``
+steps): one pass from ASCII prompt text to its tokens, SimHash and wrapper edges; the SimHash of
+a token list; the Hamming distance to the nearest recent prompt; the half-space-trees walks of
+the population outlier score (score and learn); the P² step of the running quantiles; and the
+capped counts of templates and settings. ``streamer/core/_kernels.c``
 implements each in C; this module exposes one name per kernel, bound to the C function when the
 extension imported and to its pure-Python twin below when it did not (no compiler at install
 time). The twins are the definitions: the C code must return the same integers and the same IEEE
@@ -21,6 +22,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Callable, Sequence
+from typing import Any
 
 #: Seed of the low 32 bits of a feature hash (``crc32(feature, SEED)``).
 SIMHASH_SEED = 0x9E3779B9
@@ -78,6 +80,17 @@ def py_ascii_fingerprint(lowered: bytes, limit: int, edge: int) -> tuple[int, in
     e = min(edge, len(tokens))
     return (py_simhash_tokens(tokens), len(tokens), b" ".join(tokens[:e]),
             b" ".join(tokens[len(tokens) - e:]))
+
+
+def py_bump(counts: dict[Any, float], key: Any, cap: int) -> float:
+    """Count one more of ``key`` in ``counts`` (from 0.0); past ``cap`` entries, drop the first
+    entry (insertion order) with the smallest count. Returns the count before."""
+    old = counts.get(key, 0.0)
+    counts[key] = old + 1.0
+    if len(counts) > cap:
+        smallest = min(counts, key=counts.__getitem__)
+        del counts[smallest]
+    return old
 
 
 def py_nearest_distance(h: int, others: list[int]) -> int:
@@ -181,16 +194,17 @@ hst_score: Callable[..., float]
 hst_learn: Callable[..., None]
 p2_update: Callable[[list[float], list[float], list[float], tuple[float, ...], float], None]
 ascii_fingerprint: Callable[[bytes, int, int], tuple[int, int, bytes, bytes]]
+bump: Callable[[dict[Any, float], Any, int], float]
 try:
     from streamer.core import _kernels  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - built without a C compiler
     NATIVE = False
     simhash_tokens, nearest_distance, hst_score, hst_learn, p2_update = (
         py_simhash_tokens, py_nearest_distance, py_hst_score, py_hst_learn, py_p2_update)
-    ascii_fingerprint = py_ascii_fingerprint
+    ascii_fingerprint, bump = py_ascii_fingerprint, py_bump
 else:
     NATIVE = True
     simhash_tokens, nearest_distance, hst_score, hst_learn, p2_update = (
         _kernels.simhash_tokens, _kernels.nearest_distance, _kernels.hst_score,
         _kernels.hst_learn, _kernels.p2_update)
-    ascii_fingerprint = _kernels.ascii_fingerprint
+    ascii_fingerprint, bump = _kernels.ascii_fingerprint, _kernels.bump

@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass, field
 from hashlib import blake2b as _blake2b
 
+from streamer.core import kernels
 from streamer.core.events import InferenceEvent
 from streamer.core.fingerprints import (
     RotatingBloom,
@@ -142,14 +143,9 @@ def prompt_cache_stats() -> dict[str, int]:
             "hits": _prompt_cache_hits[0], "misses": _prompt_cache_hits[1]}
 
 
-def _bump(counts: dict[int, float] | dict[str, float], key: int | str, cap: int) -> float:
-    """Increment ``counts[key]`` (evicting the smallest entry past ``cap``); return old count."""
-    old = counts.get(key, 0.0)  # type: ignore[arg-type]
-    counts[key] = old + 1.0  # type: ignore[index]
-    if len(counts) > cap:
-        smallest = min(counts, key=counts.__getitem__)  # type: ignore[arg-type]
-        del counts[smallest]  # type: ignore[arg-type]
-    return old
+#: Count one more of a key in a capped dict, evicting the smallest: a kernel
+#: (:func:`streamer.core.kernels.bump`).
+_bump = kernels.bump
 
 
 @dataclass(slots=True)

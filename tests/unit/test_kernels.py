@@ -238,3 +238,19 @@ def test_prompt_fingerprints_equal_the_token_by_token_definition() -> None:
         tokens = fingerprints.word_bytes(text)
         want = (fingerprints._simhash_numpy(tokens), *fingerprints.template_signatures(text))
         assert fingerprints.prompt_fingerprint(text) == want, text[:80]
+
+
+@native
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(min_value=0, max_value=30), st.sampled_from([0.5, 1.0])),
+                max_size=200), st.integers(min_value=1, max_value=12))
+def test_capped_counts_equal_the_twin(steps: list[tuple[int, float]], cap: int) -> None:
+    a: dict[int, float] = {}
+    b: dict[int, float] = {}
+    for key, decay in steps:
+        for d in (a, b):
+            for k in d:
+                d[k] *= decay  # decayed counts make ties and orders of every kind
+        assert _kernels.bump(a, key, cap) == kernels.py_bump(b, key, cap)
+        assert list(a.items()) == list(b.items())
+        assert len(a) <= cap
