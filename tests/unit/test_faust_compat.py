@@ -141,3 +141,22 @@ def test_the_worker_keeps_the_configured_log_level() -> None:
     finally:
         root.setLevel(saved[0])
         root.handlers[:] = saved[1]
+
+
+def test_the_worker_consumer_fetches_with_a_short_wait() -> None:
+    """Faust creates its aiokafka consumer with a fixed 1.5 s fetch wait; after the patch the
+    consumer it creates waits at most FETCH_MAX_WAIT_MS (live input is not held behind a
+    fetch of idle topics)."""
+    import asyncio
+
+    import faust
+
+    faust_compat.install_consumer_patch()
+    app = faust.App("compat-fetch-wait", broker="kafka://127.0.0.1:1", store="memory://",
+                    web_enabled=False)
+
+    async def create() -> Any:
+        return app.consumer._thread._create_worker_consumer(app.transport)
+
+    consumer = asyncio.run(create())
+    assert consumer._fetch_max_wait_ms == faust_compat.FETCH_MAX_WAIT_MS < 1500
