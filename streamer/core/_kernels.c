@@ -34,6 +34,36 @@ static inline void count_bits(uint32_t *counts, uint64_t h) {
 
 #define SIMHASH_SEED 0x9E3779B9u
 
+/* The running SimHash of a token sequence: bit votes and the CRC states after "previous word "
+ * (a bigram "a b" is hashed from a's state over b's bytes only). */
+typedef struct {
+    uint32_t counts[64];
+    uint32_t after_hi, after_lo;
+    Py_ssize_t n;
+} simhash_acc;
+
+static void simhash_add(simhash_acc *acc, const unsigned char *p, Py_ssize_t len) {
+    uint32_t hi = crc32_from(0, p, len), lo = crc32_from(SIMHASH_SEED, p, len);
+    count_bits(acc->counts, ((uint64_t)hi << 32) | lo);
+    if (acc->n > 0) {
+        uint32_t bhi = crc32_from(acc->after_hi, p, len), blo = crc32_from(acc->after_lo, p, len);
+        count_bits(acc->counts, ((uint64_t)bhi << 32) | blo);
+    }
+    acc->after_hi = crc32_from(hi, (const unsigned char *)" ", 1);
+    acc->after_lo = crc32_from(lo, (const unsigned char *)" ", 1);
+    acc->n++;
+}
+
+/* bit k set when more than half of the 2n - 1 features have it; no tokens: 0 */
+static uint64_t simhash_value(const simhash_acc *acc) {
+    uint64_t out = 0;
+    if (acc->n == 0) return 0;
+    uint64_t features = (uint64_t)(2 * acc->n - 1);
+    for (int k = 0; k < 64; k++)
+        if ((uint64_t)acc->counts[k] * 2 > features) out |= (uint64_t)1 << k;
+    return out;
+}
+
 static PyObject *simhash_tokens(PyObject *self, PyObject *arg) {
     (void)self;
     if (!PyList_Check(arg)) {
@@ -41,30 +71,17 @@ static PyObject *simhash_tokens(PyObject *self, PyObject *arg) {
         return NULL;
     }
     Py_ssize_t n = PyList_GET_SIZE(arg);
-    if (n == 0) return PyLong_FromLong(0);
-    uint32_t counts[64];
-    memset(counts, 0, sizeof counts);
-    uint32_t after_hi = 0, after_lo = 0; /* CRC states after "previous word " */
+    simhash_acc acc;
+    memset(&acc, 0, sizeof acc);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *tok = PyList_GET_ITEM(arg, i);
         if (!PyBytes_Check(tok)) {
             PyErr_SetString(PyExc_TypeError, "simhash_tokens: a list of bytes");
             return NULL;
         }
-        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(tok);
-        Py_ssize_t len = PyBytes_GET_SIZE(tok);
-        uint32_t hi = crc32_from(0, p, len), lo = crc32_from(SIMHASH_SEED, p, len);
-        count_bits(counts, ((uint64_t)hi << 32) | lo);
-        if (i > 0) {
-            uint32_t bhi = crc32_from(after_hi, p, len), blo = crc32_from(after_lo, p, len);
-            count_bits(counts, ((uint64_t)bhi << 32) | blo);
-        }
-        after_hi = crc32_from(hi, (const unsigned char *)" ", 1);
-        after_lo = crc32_from(lo, (const unsigned char *)" ", 1);
+        simhash_add(&acc, (const unsigned char *)PyBytes_AS_STRING(tok), PyBytes_GET_SIZE(tok));
     }
-    uint64_t features = (uint64_t)(2 * n - 1), out = 0;
-    for (int k = 0; k < 64; k++)
-        if ((uint64_t)counts[k] * 2 > features) out |= (uint64_t)1 << k;
+    uint64_t out = simhash_value(&acc);
     return PyLong_FromUnsignedLongLong(out);
 }
 
@@ -114,27 +131,10 @@ static PyObject *ascii_fingerprint(PyObject *self, PyObject *args) {
         }
     }
     if (in_token) stop[n++] = w;
-    uint32_t counts[64];
-    memset(counts, 0, sizeof counts);
-    uint32_t after_hi = 0, after_lo = 0;
-    for (Py_ssize_t t = 0; t < n; t++) {
-        const unsigned char *tok = buf + start[t];
-        Py_ssize_t tl = stop[t] - start[t];
-        uint32_t hi = crc32_from(0, tok, tl), lo = crc32_from(SIMHASH_SEED, tok, tl);
-        count_bits(counts, ((uint64_t)hi << 32) | lo);
-        if (t > 0) {
-            uint32_t bhi = crc32_from(after_hi, tok, tl), blo = crc32_from(after_lo, tok, tl);
-            count_bits(counts, ((uint64_t)bhi << 32) | blo);
-        }
-        after_hi = crc32_from(hi, (const unsigned char *)" ", 1);
-        after_lo = crc32_from(lo, (const unsigned char *)" ", 1);
-    }
-    uint64_t sim = 0;
-    if (n > 0) {
-        uint64_t features = (uint64_t)(2 * n - 1);
-        for (int k = 0; k < 64; k++)
-            if ((uint64_t)counts[k] * 2 > features) sim |= (uint64_t)1 << k;
-    }
+    simhash_acc acc;
+    memset(&acc, 0, sizeof acc);
+    for (Py_ssize_t t = 0; t < n; t++) simhash_add(&acc, buf + start[t], stop[t] - start[t]);
+    uint64_t sim = simhash_value(&acc);
     /* joined edges: tokens [0, e) and [n - e, n), e = min(edge, n), one space between */
     Py_ssize_t e = edge < n ? edge : n;
     PyObject *parts[2] = {NULL, NULL};
