@@ -446,7 +446,322 @@ static PyObject *bump(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     return PyFloat_FromDouble(before);
 }
 
+/* round(x, 4) exactly as Python rounds a float (correctly rounded, ties to even on the exact
+ * binary value). Fast path: x * 1e4 is within half an ulp of the exact product, so when its
+ * fractional part is clearly not one half, the exact product rounds the same way, and
+ * r / 1e4 (both exact) is the double nearest to the decimal r * 10^-4, as Python's strtod
+ * gives. Otherwise Python's own dtoa does it (what round() does). */
+static int round4(double x, double *out) {
+    if (!isfinite(x)) {
+        *out = x;
+        return 0;
+    }
+    double y = x * 10000.0;
+    if (fabs(y) < 4503599627370496.0) { /* 2^52: y - floor(y) is exact */
+        double f = floor(y);
+        double d = y - f;
+        double eps = fabs(y) * 4.440892098500626e-16 + 1e-300; /* 2^-51 |y| */
+        if (d > 0.5 + eps || d < 0.5 - eps) {
+            double r = d > 0.5 ? f + 1.0 : f;
+            double res = r / 10000.0;
+            *out = res == 0.0 ? copysign(0.0, x) : res;
+            return 0;
+        }
+    }
+    char *text = PyOS_double_to_string(x, 'f', 4, 0, NULL);
+    if (text == NULL) return -1;
+    double back = PyOS_string_to_double(text, NULL, NULL);
+    PyMem_Free(text);
+    if (back == -1.0 && PyErr_Occurred()) return -1;
+    *out = back;
+    return 0;
+}
+
+static int dict_or_none(PyObject *o) { return o == Py_None || PyDict_Check(o); }
+
+/* a float from dict d at key, or fallback when absent (or d is None) */
+static int dict_double(PyObject *d, PyObject *key, double fallback, double *out) {
+    if (d == Py_None) {
+        *out = fallback;
+        return 0;
+    }
+    PyObject *v = PyDict_GetItemWithError(d, key);
+    if (v == NULL) {
+        if (PyErr_Occurred()) return -1;
+        *out = fallback;
+        return 0;
+    }
+    double x = PyFloat_AsDouble(v);
+    if (x == -1.0 && PyErr_Occurred()) return -1;
+    *out = x;
+    return 0;
+}
+
+/* contributions(signals, rows, total, learnt, damped, parts) -> total (kernels.py) */
+static PyObject *contributions(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 6 || !PyDict_Check(args[0]) || !PyTuple_Check(args[1]) ||
+        !dict_or_none(args[3]) || !dict_or_none(args[4]) ||
+        !(args[5] == Py_None || PyList_Check(args[5]))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "contributions(signals: dict, rows: tuple, total: float, "
+                        "learnt: dict | None, damped: dict | None, parts: list | None)");
+        return NULL;
+    }
+    PyObject *signals = args[0], *rows = args[1], *learnt = args[3], *damped = args[4];
+    PyObject *parts = args[5];
+    double total = PyFloat_AsDouble(args[2]);
+    if (total == -1.0 && PyErr_Occurred()) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(rows);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PyTuple_GET_ITEM(rows, i);
+        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != 4) {
+            PyErr_SetString(PyExc_TypeError, "contributions: a row is (name, lo, span, weight)");
+            return NULL;
+        }
+        PyObject *name = PyTuple_GET_ITEM(row, 0);
+        PyObject *value = PyDict_GetItemWithError(signals, name);
+        if (value == NULL) {
+            if (PyErr_Occurred()) return NULL;
+            continue;
+        }
+        if (value == Py_None) continue;
+        double v = PyFloat_AsDouble(value);
+        if (v == -1.0 && PyErr_Occurred()) return NULL;
+        double lo = PyFloat_AsDouble(PyTuple_GET_ITEM(row, 1));
+        if (lo == -1.0 && PyErr_Occurred()) return NULL;
+        double span = PyFloat_AsDouble(PyTuple_GET_ITEM(row, 2));
+        if (span == -1.0 && PyErr_Occurred()) return NULL;
+        double base = PyFloat_AsDouble(PyTuple_GET_ITEM(row, 3));
+        if (base == -1.0 && PyErr_Occurred()) return NULL;
+        if (span == 0.0) {
+            PyErr_SetString(PyExc_ZeroDivisionError, "float division by zero");
+            return NULL;
+        }
+        double r = (v - lo) / span;
+        r = r > 0.0 ? r : 0.0; /* NaN included */
+        r = r < 1.0 ? r : 1.0;
+        if (!(r > 0.0)) continue;
+        double extra, scale, c;
+        if (dict_double(learnt, name, 0.0, &extra) || dict_double(damped, name, 1.0, &scale))
+            return NULL;
+        double weight = base + extra;
+        if (round4(weight * r * scale, &c)) return NULL;
+        if (c == 0.0) continue;
+        total += c;
+        if (parts != Py_None) {
+            PyObject *pair = Py_BuildValue("(Od)", name, c);
+            if (pair == NULL) return NULL;
+            int failed = PyList_Append(parts, pair);
+            Py_DECREF(pair);
+            if (failed) return NULL;
+        }
+    }
+    return PyFloat_FromDouble(total);
+}
+
+/* the floats of a list, or of a dict's values, into a fresh C array (caller frees) */
+static double *doubles_of(PyObject *o, Py_ssize_t *n_out) {
+    Py_ssize_t n;
+    if (PyList_Check(o)) {
+        n = PyList_GET_SIZE(o);
+    } else if (PyDict_Check(o)) {
+        n = PyDict_GET_SIZE(o);
+    } else {
+        PyErr_SetString(PyExc_TypeError, "a list or a dict of floats");
+        return NULL;
+    }
+    double *out = PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
+    if (out == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    if (PyList_Check(o)) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            out[i] = PyFloat_AsDouble(PyList_GET_ITEM(o, i));
+            if (out[i] == -1.0 && PyErr_Occurred()) goto fail;
+        }
+    } else {
+        Py_ssize_t pos = 0, i = 0;
+        PyObject *k, *v;
+        while (PyDict_Next(o, &pos, &k, &v)) {
+            out[i] = PyFloat_AsDouble(v);
+            if (out[i] == -1.0 && PyErr_Occurred()) goto fail;
+            i++;
+        }
+    }
+    *n_out = n;
+    return out;
+fail:
+    PyMem_Free(out);
+    return NULL;
+}
+
+/* entropy(weights: list | dict) -> Shannon entropy in bits of the positive weights */
+static PyObject *entropy(PyObject *self, PyObject *arg) {
+    (void)self;
+    Py_ssize_t n;
+    double *w = doubles_of(arg, &n);
+    if (w == NULL) return NULL;
+    double total = 0.0;
+    for (Py_ssize_t i = 0; i < n; i++) total += w[i];
+    double acc = 0.0;
+    if (total > 0.0 || isnan(total)) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (w[i] > 0.0) {
+                double p = w[i] / total;
+                if (p > 0.0) acc += p * log2(p); /* 0 log 0 = 0 (an underflowed share) */
+            }
+        }
+    }
+    PyMem_Free(w);
+    return PyFloat_FromDouble(total > 0.0 || isnan(total) ? -acc : 0.0);
+}
+
+/* scale(values: list | dict, factor): every float multiplied by factor, in place */
+static PyObject *scale(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 || !(PyList_Check(args[0]) || PyDict_Check(args[0]))) {
+        PyErr_SetString(PyExc_TypeError, "scale(values: list | dict, factor: float)");
+        return NULL;
+    }
+    double factor = PyFloat_AsDouble(args[1]);
+    if (factor == -1.0 && PyErr_Occurred()) return NULL;
+    PyObject *o = args[0];
+    if (PyList_Check(o)) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(o); i++) {
+            double x = PyFloat_AsDouble(PyList_GET_ITEM(o, i));
+            if (x == -1.0 && PyErr_Occurred()) return NULL;
+            PyObject *f = PyFloat_FromDouble(x * factor);
+            if (f == NULL) return NULL;
+            PyList_SetItem(o, i, f); /* steals f, releases the old item */
+        }
+    } else {
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (PyDict_Next(o, &pos, &k, &v)) { /* values change, keys do not: allowed */
+            double x = PyFloat_AsDouble(v);
+            if (x == -1.0 && PyErr_Occurred()) return NULL;
+            PyObject *f = PyFloat_FromDouble(x * factor);
+            if (f == NULL) return NULL;
+            Py_INCREF(k);
+            int failed = PyDict_SetItem(o, k, f);
+            Py_DECREF(k);
+            Py_DECREF(f);
+            if (failed) return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+/* ew_fold(sums: list, x: list, decay) -> [s * decay + v for s, v in zip(sums, x, strict=True)] */
+static PyObject *ew_fold(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 3 || !PyList_Check(args[0]) || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "ew_fold(sums: list, x: list, decay: float)");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(args[0]);
+    if (PyList_GET_SIZE(args[1]) != n) {
+        PyErr_SetString(PyExc_ValueError, "ew_fold: sums and x differ in length");
+        return NULL;
+    }
+    double decay = PyFloat_AsDouble(args[2]);
+    if (decay == -1.0 && PyErr_Occurred()) return NULL;
+    PyObject *out = PyList_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double s = PyFloat_AsDouble(PyList_GET_ITEM(args[0], i));
+        if (s == -1.0 && PyErr_Occurred()) goto fail;
+        double v = PyFloat_AsDouble(PyList_GET_ITEM(args[1], i));
+        if (v == -1.0 && PyErr_Occurred()) goto fail;
+        PyObject *f = PyFloat_FromDouble(s * decay + v);
+        if (f == NULL) goto fail;
+        PyList_SET_ITEM(out, i, f);
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* clamped(signals, limits) -> [min(hi, max(lo, signals.get(name, lo))) as float, ...] with
+ * NaN mapped to lo, for (name, lo, hi) in limits (the population trees' input vector) */
+static PyObject *clamped(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 || !PyDict_Check(args[0]) || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "clamped(signals: dict, limits: tuple)");
+        return NULL;
+    }
+    PyObject *signals = args[0], *limits = args[1];
+    Py_ssize_t n = PyTuple_GET_SIZE(limits);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PyTuple_GET_ITEM(limits, i);
+        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != 3) {
+            PyErr_SetString(PyExc_TypeError, "clamped: a limit is (name, lo, hi)");
+            goto fail;
+        }
+        double lo = PyFloat_AsDouble(PyTuple_GET_ITEM(row, 1));
+        if (lo == -1.0 && PyErr_Occurred()) goto fail;
+        double hi = PyFloat_AsDouble(PyTuple_GET_ITEM(row, 2));
+        if (hi == -1.0 && PyErr_Occurred()) goto fail;
+        double v;
+        if (dict_double(signals, PyTuple_GET_ITEM(row, 0), lo, &v)) goto fail;
+        v = v > lo ? v : lo;
+        v = v < hi ? v : hi;
+        PyObject *f = PyFloat_FromDouble(v);
+        if (f == NULL) goto fail;
+        PyList_SET_ITEM(out, i, f);
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* divided(values: list, divisor) -> [v / divisor for v in values] */
+static PyObject *divided(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "divided(values: list, divisor: float)");
+        return NULL;
+    }
+    double divisor = PyFloat_AsDouble(args[1]);
+    if (divisor == -1.0 && PyErr_Occurred()) return NULL;
+    if (divisor == 0.0) {
+        PyErr_SetString(PyExc_ZeroDivisionError, "float division by zero");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(args[0]);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double v = PyFloat_AsDouble(PyList_GET_ITEM(args[0], i));
+        if (v == -1.0 && PyErr_Occurred()) goto fail;
+        PyObject *f = PyFloat_FromDouble(v / divisor);
+        if (f == NULL) goto fail;
+        PyList_SET_ITEM(out, i, f);
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"divided", (PyCFunction)(void (*)(void))divided, METH_FASTCALL,
+     "Every float of a list divided by one divisor, as a new list."},
+    {"contributions", (PyCFunction)(void (*)(void))contributions, METH_FASTCALL,
+     "Log-odds total of the evidence ramps (scoring._contributions); pairs into parts."},
+    {"entropy", entropy, METH_O, "Shannon entropy (bits) of the positive weights."},
+    {"scale", (PyCFunction)(void (*)(void))scale, METH_FASTCALL,
+     "Multiply every float of a list or dict by a factor, in place."},
+    {"ew_fold", (PyCFunction)(void (*)(void))ew_fold, METH_FASTCALL,
+     "Exponentially weighted sums: s * decay + x, element by element, as a new list."},
+    {"clamped", (PyCFunction)(void (*)(void))clamped, METH_FASTCALL,
+     "Signal values clamped to their limits, in the limits' order."},
     {"bump", (PyCFunction)(void (*)(void))bump, METH_FASTCALL,
      "Count one more of key in a capped dict of counts; the count before."},
     {"ascii_fingerprint", ascii_fingerprint, METH_VARARGS,

@@ -71,14 +71,18 @@ class CustomerDrift:
             return (0.0, "")
         best, best_name = 0.0, ""
         means, variances = self.means, self.variances
+        get, sqrt = signals.get, math.sqrt
         for name, floor, log_scaled in _SCORED:
-            value = signals.get(name)
-            if value is None or name not in means or name not in variances:
+            value = get(name)
+            mean = means.get(name)
+            var = variances.get(name)
+            if value is None or mean is None or var is None:
                 continue
             if log_scaled:
                 value = math.log1p(max(0.0, value))
-            std = max(floor, math.sqrt(max(0.0, variances[name].get())))
-            z = (value - means[name].get()) / std
+            v = var.sq_mean - var.mean * var.mean  # EWVar.get, inlined
+            std = max(floor, sqrt(v if v > 0.0 else 0.0))
+            z = (value - mean.mean) / std  # EWMean.get, inlined
             if z > best:
                 best, best_name = z, name
         return (best, best_name)

@@ -3,13 +3,15 @@
 A few small functions carry much of the per-event cost of the core (``make bench``'s offline
 steps): one pass from ASCII prompt text to its tokens, SimHash and wrapper edges; the SimHash of
 a token list; the Hamming distance to the nearest recent prompt; the half-space-trees walks of
-the population outlier score (score and learn); the P² step of the running quantiles; and the
-capped counts of templates and settings. ``streamer/core/_kernels.c``
-implements each in C; this module exposes one name per kernel, bound to the C function when the
-extension imported and to its pure-Python twin below when it did not (no compiler at install
-time). The twins are the definitions: the C code must return the same integers and the same IEEE
-doubles, accumulated in the same order, and ``tests/unit/test_kernels.py`` checks them value for
-value (under ``CI=true`` it also fails when the extension is missing).
+the population outlier score (score and learn) and its clamped input vector; the P² step of the
+running quantiles; the capped counts of templates and settings; the exponentially weighted
+sums and decays of the profile; the entropies of its topic and setting mixes; and the
+log-odds sum of the evidence ramps (with Python's exact ``round(x, 4)``).
+``streamer/core/_kernels.c`` implements each in C; this module exposes one name per kernel,
+bound to the C function when the extension imported and to its pure-Python twin below when it
+did not (no compiler at install time). The twins are the definitions: the C code must return
+the same integers and the same IEEE doubles, accumulated in the same order, and
+``tests/unit/test_kernels.py`` checks them value for value (under ``CI=true`` it also fails when the extension is missing).
 
 >>> simhash_tokens([b"what", b"is", b"0"]) == py_simhash_tokens([b"what", b"is", b"0"])
 True
@@ -188,6 +190,91 @@ def py_p2_update(h: list[float], pos: list[float], markers: list[float],
         pos[i] = n + d
 
 
+def py_contributions(signals: dict[str, float], rows: tuple[tuple[str, float, float, float], ...],
+                     total: float, learnt: dict[str, float] | None,
+                     damped: dict[str, float] | None,
+                     parts: list[tuple[str, float]] | None) -> float:
+    """The log-odds ``total`` plus every evidence ramp's contribution: per ``(name, lo, span,
+    weight)`` row whose signal is present, the ramp ``r = (value - lo) / span`` clamped to
+    [0, 1] (NaN to 0) and, where ``r > 0``, ``round((weight + learnt[name]) * r *
+    damped[name], 4)`` (defaults 0 and 1); zero contributions are skipped, the others added in
+    row order and, when ``parts`` is a list, appended to it as ``(name, contribution)``
+    (:func:`streamer.core.scoring._contributions`)."""
+    learnt = learnt or {}
+    damped = damped or {}
+    get = signals.get
+    for name, lo, span, base in rows:
+        value = get(name)
+        if value is None:
+            continue
+        r = (value - lo) / span
+        r = r if r > 0.0 else 0.0  # max(0.0, r), NaN included
+        r = r if r < 1.0 else 1.0  # min(1.0, r)
+        if r > 0.0:
+            contribution = round((base + learnt.get(name, 0.0)) * r * damped.get(name, 1.0), 4)
+            if contribution == 0.0:
+                continue
+            total += contribution
+            if parts is not None:
+                parts.append((name, contribution))
+    return total
+
+
+def py_entropy(weights: list[float] | dict[Any, float]) -> float:
+    """Shannon entropy (bits) of the positive weights (of a list, or a dict's values), summed
+    left to right; 0.0 when their total is not positive.
+
+    >>> py_entropy([1.0, 1.0]), py_entropy({"a": 2.0}), py_entropy([30.0, 5e-324])
+    (1.0, -0.0, -0.0)
+    """
+    values = list(weights.values()) if isinstance(weights, dict) else weights
+    total = 0.0
+    for w in values:
+        total += w
+    if total <= 0:
+        return 0.0
+    acc = 0.0
+    for w in values:
+        if w > 0:
+            p = w / total
+            if p > 0:  # 0 log 0 = 0: a weight decayed to a subnormal underflows here
+                acc += p * math.log2(p)
+    return -acc
+
+
+def py_scale(values: list[float] | dict[Any, float], factor: float) -> None:
+    """Multiply every value of a list or a dict by ``factor``, in place."""
+    if isinstance(values, dict):
+        for k in values:
+            values[k] *= factor
+    else:
+        for i in range(len(values)):
+            values[i] *= factor
+
+
+def py_ew_fold(sums: list[float], x: list[float], decay: float) -> list[float]:
+    """``[s * decay + v for s, v in zip(sums, x)]`` (the lengths must agree)."""
+    return [s * decay + v for s, v in zip(sums, x, strict=True)]
+
+
+def py_divided(values: list[float], divisor: float) -> list[float]:
+    """``[v / divisor for v in values]`` (a zero divisor raises, as Python does)."""
+    return [v / divisor for v in values]
+
+
+def py_clamped(signals: dict[str, float],
+               limits: tuple[tuple[str, float, float], ...]) -> list[float]:
+    """Per ``(name, lo, hi)``: ``signals.get(name, lo)`` clamped to [lo, hi] (NaN to lo), as a
+    float, in ``limits`` order (the population trees' input vector)."""
+    out: list[float] = []
+    get = signals.get
+    for name, lo, hi in limits:
+        v = get(name, lo)
+        v = v if v > lo else lo
+        out.append(float(v if v < hi else hi))
+    return out
+
+
 simhash_tokens: Callable[[list[bytes]], int]
 nearest_distance: Callable[[int, list[int]], int]
 hst_score: Callable[..., float]
@@ -195,6 +282,12 @@ hst_learn: Callable[..., None]
 p2_update: Callable[[list[float], list[float], list[float], tuple[float, ...], float], None]
 ascii_fingerprint: Callable[[bytes, int, int], tuple[int, int, bytes, bytes]]
 bump: Callable[[dict[Any, float], Any, int], float]
+contributions: Callable[..., float]
+entropy: Callable[[list[float] | dict[Any, float]], float]
+scale: Callable[[list[float] | dict[Any, float], float], None]
+ew_fold: Callable[[list[float], list[float], float], list[float]]
+clamped: Callable[[dict[str, float], tuple[tuple[str, float, float], ...]], list[float]]
+divided: Callable[[list[float], float], list[float]]
 try:
     from streamer.core import _kernels  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - built without a C compiler
@@ -202,9 +295,16 @@ except ImportError:  # pragma: no cover - built without a C compiler
     simhash_tokens, nearest_distance, hst_score, hst_learn, p2_update = (
         py_simhash_tokens, py_nearest_distance, py_hst_score, py_hst_learn, py_p2_update)
     ascii_fingerprint, bump = py_ascii_fingerprint, py_bump
+    contributions, entropy, scale, ew_fold, clamped = (
+        py_contributions, py_entropy, py_scale, py_ew_fold, py_clamped)
+    divided = py_divided
 else:
     NATIVE = True
     simhash_tokens, nearest_distance, hst_score, hst_learn, p2_update = (
         _kernels.simhash_tokens, _kernels.nearest_distance, _kernels.hst_score,
         _kernels.hst_learn, _kernels.p2_update)
     ascii_fingerprint, bump = _kernels.ascii_fingerprint, _kernels.bump
+    contributions, entropy, scale, ew_fold, clamped = (
+        _kernels.contributions, _kernels.entropy, _kernels.scale, _kernels.ew_fold,
+        _kernels.clamped)
+    divided = _kernels.divided

@@ -27,8 +27,10 @@ only (same scores for the same inputs; tested against River).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 from streamer.core.estimators import HalfSpaceTrees, Quantile
+from streamer.core.kernels import clamped as _clamped
 from streamer.core.scoring import LearntOffsets
 
 #: Signals the population model sees, with the range used to scale them into [0, 1].
@@ -89,14 +91,9 @@ class Population:
         return float(hst.score_values(self._values(signals)))
 
     def _values(self, signals: dict[str, float]) -> list[float | None]:
-        """:meth:`_vector` as a list in the trees' feature order."""
-        get = signals.get
-        vals: list[float | None] = []
-        for name, lo, hi in _SORTED_LIMITS:  # min(hi, max(lo, v)), NaN included
-            v = get(name, lo)
-            v = v if v > lo else lo
-            vals.append(v if v < hi else hi)
-        return vals
+        """:meth:`_vector` as a list in the trees' feature order (a kernel:
+        :func:`streamer.core.kernels.clamped`)."""
+        return cast("list[float | None]", _clamped(signals, _SORTED_LIMITS))
 
     def learn_window(self, signals: dict[str, float], ts_ms: int) -> None:
         if self.hst.features == _SORTED_NAMES:

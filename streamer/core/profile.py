@@ -146,6 +146,9 @@ def prompt_cache_stats() -> dict[str, int]:
 #: Count one more of a key in a capped dict, evicting the smallest: a kernel
 #: (:func:`streamer.core.kernels.bump`).
 _bump = kernels.bump
+#: Decays, sums and entropies of the profile's numbers: kernels as well.
+_scale, _ew_fold, _entropy, _divided = (kernels.scale, kernels.ew_fold, kernels.entropy,
+                                        kernels.divided)
 
 
 @dataclass(slots=True)
@@ -175,7 +178,7 @@ class CustomerProfile:
     def rates(self) -> list[float]:
         """:meth:`rate` of every indicator, in :data:`INDICATORS` order."""
         w = self.weight
-        return [total / w for total in self.sums] if w else [0.0] * _N_INDICATORS
+        return _divided(self.sums, w) if w else [0.0] * _N_INDICATORS
 
     def learn_one(self, event: InferenceEvent, model_age_ms: int | None) -> dict[str, float]:
         """Fold one event in; return its indicator values (for window aggregation)."""
@@ -193,8 +196,7 @@ class CustomerProfile:
             if marks.self_instruct:
                 x[_SELF_INSTRUCT] = 1.0
             topics = self.topics
-            for i in range(len(topics)):
-                topics[i] *= _DECAY
+            _scale(topics, _DECAY)
             topics[_TOPIC_INDEX[marks.topic]] += 1.0
             if pre:
                 seen = max(_bump(self.templates, pre, MAX_TEMPLATES),
@@ -236,12 +238,11 @@ class CustomerProfile:
             x[_ERROR] = 1.0
         setting = f"{event.temperature}|{event.top_p}|{event.n}|{event.top_logprobs}"
         settings = self.settings
-        for k in settings:
-            settings[k] *= _DECAY
+        _scale(settings, _DECAY)
         _bump(settings, setting, MAX_SETTINGS)
 
         self.weight = self.weight * _DECAY + 1.0
-        self.sums = [total * _DECAY + value for total, value in zip(self.sums, x, strict=True)]
+        self.sums = _ew_fold(self.sums, x, _DECAY)
         self._learn_timing(event.ts_ms)
         self.n += 1
         return dict(zip(INDICATORS, x, strict=True))
@@ -296,12 +297,4 @@ class CustomerProfile:
 
     def settings_entropy(self) -> float:
         """Shannon entropy (bits) of recent sampling settings (temperature, top_p, n, logprobs)."""
-        return _entropy(list(self.settings.values()))
-
-
-def _entropy(weights: list[float]) -> float:
-    total = sum(weights)
-    if total <= 0:
-        return 0.0
-    log2 = math.log2
-    return -sum([p * log2(p) for p in [w / total for w in weights if w > 0]])
+        return _entropy(self.settings)

@@ -43,6 +43,7 @@ from importlib import resources
 from typing import Any
 
 from streamer.core.alerts import rank
+from streamer.core.kernels import contributions as _kernel_contributions
 from streamer.core.outputs import Reason
 
 WEIGHTS_RESOURCE = "detector-weights.json"
@@ -304,27 +305,17 @@ def _contributions(signals: Mapping[str, float], offset: float,
                    damped: Mapping[str, float] | None,
                    learnt: Mapping[str, float] | None) -> tuple[float, list[tuple[str, float]]]:
     """Log-odds total and the non-zero (signal, contribution) pairs in :data:`RAMPS` order:
-    the one definition of the model that :func:`score` and :func:`risk_of` share."""
-    total = PRIOR + offset
+    the one definition of the model that :func:`score` and :func:`risk_of` share (the ramp
+    sum itself is a kernel, :func:`streamer.core.kernels.contributions`)."""
     parts: list[tuple[str, float]] = []
-    learnt = learnt or {}
-    damped = damped or {}
-    get = signals.get
-    for name, lo, span, base in _rows():
-        value = get(name)
-        if value is None:
-            continue
-        r = (value - lo) / span  # RampSpec.ramp, inlined
-        r = r if r > 0.0 else 0.0  # max(0.0, r), NaN included
-        r = r if r < 1.0 else 1.0  # min(1.0, r)
-        if r > 0.0:
-            weight = base + learnt.get(name, 0.0)
-            contribution = round(weight * r * damped.get(name, 1.0), 4)
-            if contribution == 0.0:
-                continue  # below 1e-4 log-odds: neither counted nor shown, so reasons add up
-            total += contribution
-            parts.append((name, contribution))
+    total = _kernel_contributions(_as_dict(signals), _rows(), PRIOR + offset,
+                                  _as_dict(learnt) if learnt else None,
+                                  _as_dict(damped) if damped else None, parts)
     return total, parts
+
+
+def _as_dict(m: Mapping[str, float]) -> dict[str, float]:
+    return m if isinstance(m, dict) else dict(m)
 
 
 def risk_of(signals: Mapping[str, float], offset: float = 0.0,
@@ -336,7 +327,9 @@ def risk_of(signals: Mapping[str, float], offset: float = 0.0,
     >>> risk_of(s, 0.5, {"logit_bias_rate": 0.5}) == score(s, {}, 0.5, {"logit_bias_rate": 0.5})[0]
     True
     """
-    return sigmoid(_contributions(signals, offset, damped, learnt)[0])
+    return sigmoid(_kernel_contributions(_as_dict(signals), _rows(), PRIOR + offset,
+                                         _as_dict(learnt) if learnt else None,
+                                         _as_dict(damped) if damped else None, None))
 
 
 def score(

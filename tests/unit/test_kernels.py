@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import struct
 from array import array
 
 import pytest
@@ -254,3 +255,154 @@ def test_capped_counts_equal_the_twin(steps: list[tuple[int, float]], cap: int) 
         assert _kernels.bump(a, key, cap) == kernels.py_bump(b, key, cap)
         assert list(a.items()) == list(b.items())
         assert len(a) <= cap
+
+
+def _same(a: float, b: float) -> bool:
+    """The same IEEE double (NaN equal to NaN, -0.0 apart from 0.0)."""
+    return struct.pack("<d", a) == struct.pack("<d", b)
+
+
+_finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+_any_float = st.floats(width=64)
+
+
+@native
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(_any_float, st.integers(min_value=-10**9, max_value=10**9).map(lambda i: i / 2e4),
+                 st.integers(min_value=-10**6, max_value=10**6).map(lambda i: (i + 0.5) / 1e4),
+                 st.integers(min_value=-10**6, max_value=10**6).map(lambda i: i / 32)))
+def test_rounding_to_four_places_is_pythons_round(x: float) -> None:
+    """The contributions kernel rounds with Python's exact ``round(x, 4)``: ties (k/32, k/2e4),
+    near-ties ((i + .5)/1e4 is not exact), huge, tiny, negative zero, inf and NaN."""
+    rows = (("s", 0.0, 1.0, x),)
+    parts: list[tuple[str, float]] = []
+    total = _kernels.contributions({"s": 1.0}, rows, 0.0, None, None, parts)
+    want = round(x, 4)
+    if want == 0.0:
+        assert parts == [] and _same(total, 0.0)
+    else:
+        assert _same(parts[0][1], want), (x, parts, want)
+
+
+_signals = st.dictionaries(st.sampled_from(["a", "b", "c", "d", "e"]),
+                           st.one_of(_any_float, st.integers(-5, 5)), max_size=5)
+_rows = st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d", "e", "f"]), _finite,
+                           _finite.filter(lambda s: s != 0.0), _finite), max_size=8)
+_offsets = st.one_of(st.none(), st.dictionaries(st.sampled_from(["a", "b", "c", "f"]), _finite,
+                                                max_size=4))
+
+
+@native
+@settings(max_examples=600, deadline=None)
+@given(_signals, _rows, _finite, _offsets, _offsets)
+def test_contributions_equal_the_twin(signals: dict[str, float],
+                                      rows: list[tuple[str, float, float, float]],
+                                      total: float, learnt: dict[str, float] | None,
+                                      damped: dict[str, float] | None) -> None:
+    got: list[tuple[str, float]] = []
+    want: list[tuple[str, float]] = []
+    a = _kernels.contributions(signals, tuple(rows), total, learnt, damped, got)
+    b = kernels.py_contributions(signals, tuple(rows), total, learnt, damped, want)
+    assert _same(a, b)
+    assert [n for n, _ in got] == [n for n, _ in want]
+    assert all(_same(x, y) for (_, x), (_, y) in zip(got, want, strict=True))
+    assert _same(_kernels.contributions(signals, tuple(rows), total, learnt, damped, None), a)
+
+
+@native
+def test_contributions_score_real_signals_as_the_twin() -> None:
+    """On the detector's own rows and the signals of a replayed day, risk and reasons agree."""
+    from streamer.core import scoring
+    from streamer.core.engine import replay
+    from streamer.core.events import event_from_dict
+
+    result = replay(event_from_dict(e) for e in simulate("smoke", seed=3).events())
+    states = [s for s in result.engine.customers.values() if s.signals]
+    assert len(states) > 10
+    for st_ in states:
+        got: list[tuple[str, float]] = []
+        want: list[tuple[str, float]] = []
+        rows = scoring._rows()
+        a = _kernels.contributions(st_.signals, rows, scoring.PRIOR, None, None, got)
+        b = kernels.py_contributions(st_.signals, rows, scoring.PRIOR, None, None, want)
+        assert _same(a, b) and got == want
+
+
+@native
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.one_of(_any_float, st.floats(min_value=0.0, max_value=50.0)), max_size=24))
+def test_entropy_equals_the_twin(weights: list[float]) -> None:
+    assert _same(_kernels.entropy(weights), kernels.py_entropy(weights))
+    as_dict = {f"k{i}": w for i, w in enumerate(weights)}
+    assert _same(_kernels.entropy(as_dict), kernels.py_entropy(as_dict))
+
+
+@native
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_any_float, max_size=30), _any_float, st.lists(_any_float, max_size=30))
+def test_decays_folds_and_divisions_equal_the_twins(values: list[float], factor: float,
+                                                    other: list[float]) -> None:
+    a, b = list(values), list(values)
+    _kernels.scale(a, factor)
+    kernels.py_scale(b, factor)
+    assert all(_same(x, y) for x, y in zip(a, b, strict=True))
+    da = {i: v for i, v in enumerate(values)}
+    db = dict(da)
+    _kernels.scale(da, factor)
+    kernels.py_scale(db, factor)
+    assert list(da) == list(db) and all(_same(da[k], db[k]) for k in da)
+    x = (other + values)[: len(values)]
+    if len(x) == len(values):
+        fa, fb = _kernels.ew_fold(values, x, factor), kernels.py_ew_fold(values, x, factor)
+        assert all(_same(p, q) for p, q in zip(fa, fb, strict=True))
+    if factor != 0.0:
+        qa, qb = _kernels.divided(values, factor), kernels.py_divided(values, factor)
+        assert all(_same(p, q) for p, q in zip(qa, qb, strict=True))
+
+
+@native
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(["a", "b", "c", "d"]),
+                       st.one_of(_any_float, st.integers(-3, 3)), max_size=4),
+       st.lists(st.tuples(st.sampled_from(["a", "b", "c", "x"]), _finite, _finite), max_size=6))
+def test_clamped_vectors_equal_the_twin(signals: dict[str, float],
+                                        limits: list[tuple[str, float, float]]) -> None:
+    a = _kernels.clamped(signals, tuple(limits))
+    b = kernels.py_clamped(signals, tuple(limits))
+    assert all(_same(p, q) for p, q in zip(a, b, strict=True)) and len(a) == len(b)
+
+
+@native
+def test_numeric_kernels_refuse_what_they_do_not_define() -> None:
+    with pytest.raises(ZeroDivisionError):
+        _kernels.divided([1.0], 0.0)
+    with pytest.raises(ZeroDivisionError):
+        _kernels.contributions({"a": 1.0}, (("a", 0.0, 0.0, 1.0),), 0.0, None, None, None)
+    with pytest.raises(ZeroDivisionError):
+        kernels.py_contributions({"a": 1.0}, (("a", 0.0, 0.0, 1.0),), 0.0, None, None, None)
+    with pytest.raises(ValueError):
+        _kernels.ew_fold([1.0], [1.0, 2.0], 0.5)
+    with pytest.raises(TypeError):
+        _kernels.contributions({"a": "x"}, (("a", 0.0, 1.0, 1.0),), 0.0, None, None, None)
+    with pytest.raises(TypeError):
+        _kernels.contributions({}, (("a", 0.0),), 0.0, None, None, None)
+    with pytest.raises(TypeError):
+        _kernels.entropy(("not", "a", "list"))
+    with pytest.raises(TypeError):
+        _kernels.scale([1.0, "x"], 0.5)
+    with pytest.raises(TypeError):
+        _kernels.clamped({"a": None}, (("a", 0.0, 1.0),))
+
+
+def test_a_topic_decayed_to_a_subnormal_weight_does_not_crash_the_profile() -> None:
+    """A topic seen once, early, in a long-lived account decays towards 0; its share of the
+    total then underflows to 0.0, where ``p * log2(p)`` used to raise ``math domain error``
+    (and kill the worker: it is not an input error)."""
+    from streamer.core.profile import CustomerProfile
+
+    p = CustomerProfile()
+    p.topics[0], p.topics[1] = 24.0, 5e-324
+    p.settings = {"a": 24.0, "b": 5e-324}
+    for entropy in (kernels.entropy, kernels.py_entropy):
+        assert entropy(p.topics) == 0.0 and entropy(p.settings) == 0.0
+    assert p.topic_entropy() == 0.0 and p.settings_entropy() == 0.0
