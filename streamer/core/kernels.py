@@ -11,7 +11,8 @@ log-odds sum of the evidence ramps (with Python's exact ``round(x, 4)``).
 bound to the C function when the extension imported and to its pure-Python twin below when it
 did not (no compiler at install time). The twins are the definitions: the C code must return
 the same integers and the same IEEE doubles, accumulated in the same order, and
-``tests/unit/test_kernels.py`` checks them value for value (under ``CI=true`` it also fails when the extension is missing).
+``tests/unit/test_kernels.py`` checks them value for value (under ``CI=true`` it also fails
+when the extension is missing).
 
 >>> simhash_tokens([b"what", b"is", b"0"]) == py_simhash_tokens([b"what", b"is", b"0"])
 True
