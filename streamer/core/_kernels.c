@@ -446,35 +446,83 @@ static PyObject *bump(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     return PyFloat_FromDouble(before);
 }
 
-/* round(x, 4) exactly as Python rounds a float (correctly rounded, ties to even on the exact
- * binary value). Fast path: x * 1e4 is within half an ulp of the exact product, so when its
- * fractional part is clearly not one half, the exact product rounds the same way, and
- * r / 1e4 (both exact) is the double nearest to the decimal r * 10^-4, as Python's strtod
- * gives. Otherwise Python's own dtoa does it (what round() does). */
-static int round4(double x, double *out) {
+static const double POW10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                               1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21,
+                               1e22}; /* exact doubles */
+
+/* round(x, ndigits) for 0 <= ndigits <= 22, exactly as Python rounds a float (correctly
+ * rounded, ties to even on the exact binary value). Fast path: x * 10^n is within half an
+ * ulp of the exact product, so when its fractional part is clearly not one half, the exact
+ * product rounds the same way, and r / 10^n (both exact) is the double nearest to the decimal
+ * r * 10^-n, as Python's strtod gives. Otherwise Python's own dtoa does it, as round() does. */
+static int round_to(double x, int ndigits, double *out) {
     if (!isfinite(x)) {
         *out = x;
         return 0;
     }
-    double y = x * 10000.0;
+    double scale = POW10[ndigits];
+    double y = x * scale;
     if (fabs(y) < 4503599627370496.0) { /* 2^52: y - floor(y) is exact */
         double f = floor(y);
         double d = y - f;
         double eps = fabs(y) * 4.440892098500626e-16 + 1e-300; /* 2^-51 |y| */
         if (d > 0.5 + eps || d < 0.5 - eps) {
             double r = d > 0.5 ? f + 1.0 : f;
-            double res = r / 10000.0;
+            double res = r / scale;
             *out = res == 0.0 ? copysign(0.0, x) : res;
             return 0;
         }
     }
-    char *text = PyOS_double_to_string(x, 'f', 4, 0, NULL);
+    char *text = PyOS_double_to_string(x, 'f', ndigits, 0, NULL);
     if (text == NULL) return -1;
     double back = PyOS_string_to_double(text, NULL, NULL);
     PyMem_Free(text);
     if (back == -1.0 && PyErr_Occurred()) return -1;
     *out = back;
     return 0;
+}
+
+static int round4(double x, double *out) { return round_to(x, 4, out); }
+
+/* rounded(values: dict, ndigits) -> {k: round(v, ndigits)}: floats rounded, ints kept, any
+ * other value rounded by Python (its __round__) */
+static PyObject *rounded(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 || !PyDict_Check(args[0]) || !PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "rounded(values: dict, ndigits: int)");
+        return NULL;
+    }
+    long nd = PyLong_AsLong(args[1]);
+    if (nd == -1 && PyErr_Occurred()) return NULL;
+    if (nd < 0 || nd > 22) {
+        PyErr_SetString(PyExc_ValueError, "rounded: ndigits must be in 0..22");
+        return NULL;
+    }
+    PyObject *out = PyDict_New();
+    if (out == NULL) return NULL;
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(args[0], &pos, &k, &v)) {
+        PyObject *r;
+        if (PyFloat_CheckExact(v)) {
+            double x;
+            if (round_to(PyFloat_AS_DOUBLE(v), (int)nd, &x)) goto fail;
+            r = PyFloat_FromDouble(x);
+        } else if (PyLong_CheckExact(v)) {
+            Py_INCREF(v);
+            r = v;
+        } else {
+            r = PyObject_CallMethod(v, "__round__", "O", args[1]);
+        }
+        if (r == NULL) goto fail;
+        int failed = PyDict_SetItem(out, k, r);
+        Py_DECREF(r);
+        if (failed) goto fail;
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
 }
 
 static int dict_or_none(PyObject *o) { return o == Py_None || PyDict_Check(o); }
@@ -750,7 +798,43 @@ fail:
     return NULL;
 }
 
+/* count_above(values: list[int], floor: int) -> how many values are > floor */
+static PyObject *count_above(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 || !PyList_Check(args[0]) || !PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "count_above(values: list[int], floor: int)");
+        return NULL;
+    }
+    int overflow = 0;
+    long long floor = PyLong_AsLongLongAndOverflow(args[1], &overflow);
+    if (floor == -1 && PyErr_Occurred()) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(args[0]), count = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(args[0], i);
+        if (!PyLong_Check(item)) {
+            PyErr_SetString(PyExc_TypeError, "count_above: the values must be ints");
+            return NULL;
+        }
+        if (overflow) { /* a floor beyond 64 bits: compare as Python does */
+            int gt = PyObject_RichCompareBool(item, args[1], Py_GT);
+            if (gt < 0) return NULL;
+            count += gt;
+            continue;
+        }
+        int item_overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(item, &item_overflow);
+        if (v == -1 && PyErr_Occurred()) return NULL;
+        if (item_overflow) count += item_overflow > 0;
+        else count += v > floor;
+    }
+    return PyLong_FromSsize_t(count);
+}
+
 static PyMethodDef methods[] = {
+    {"rounded", (PyCFunction)(void (*)(void))rounded, METH_FASTCALL,
+     "A dict's values rounded as round(v, ndigits) does, as a new dict."},
+    {"count_above", (PyCFunction)(void (*)(void))count_above, METH_FASTCALL,
+     "How many ints of a list are greater than floor."},
     {"divided", (PyCFunction)(void (*)(void))divided, METH_FASTCALL,
      "Every float of a list divided by one divisor, as a new list."},
     {"contributions", (PyCFunction)(void (*)(void))contributions, METH_FASTCALL,

@@ -371,7 +371,7 @@ def step(state: CustomerState, event: InferenceEvent, population: Population,
     state.window_events += 1
     _update_context(state, event)
     model_age = population.observe_model(event.model, event.ts_ms)
-    state.profile.learn_one(event, model_age)
+    state.profile.fold(event, model_age)
     outputs.extend(_evaluate(state, population, event.ts_ms, event.event_id))
     if (state.events_total in (FIRST_CLUSTER_SIGNAL, MIN_EVENTS)
             or state.events_total % CLUSTER_SIGNAL_EVERY == 0):

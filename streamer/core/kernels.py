@@ -263,6 +263,18 @@ def py_divided(values: list[float], divisor: float) -> list[float]:
     return [v / divisor for v in values]
 
 
+def py_count_above(values: list[int], floor: int) -> int:
+    """How many of ``values`` (ints) are greater than ``floor``."""
+    return len([v for v in values if v > floor])
+
+
+def py_rounded(values: dict[str, float], ndigits: int) -> dict[str, float]:
+    """``{k: round(v, ndigits) for k, v in values.items()}`` (``ndigits`` in 0..22)."""
+    if not 0 <= ndigits <= 22:
+        raise ValueError("rounded: ndigits must be in 0..22")
+    return {k: round(v, ndigits) for k, v in values.items()}
+
+
 def py_clamped(signals: dict[str, float],
                limits: tuple[tuple[str, float, float], ...]) -> list[float]:
     """Per ``(name, lo, hi)``: ``signals.get(name, lo)`` clamped to [lo, hi] (NaN to lo), as a
@@ -289,6 +301,8 @@ scale: Callable[[list[float] | dict[Any, float], float], None]
 ew_fold: Callable[[list[float], list[float], float], list[float]]
 clamped: Callable[[dict[str, float], tuple[tuple[str, float, float], ...]], list[float]]
 divided: Callable[[list[float], float], list[float]]
+count_above: Callable[[list[int], int], int]
+rounded: Callable[[dict[str, float], int], dict[str, float]]
 try:
     from streamer.core import _kernels  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - built without a C compiler
@@ -298,7 +312,7 @@ except ImportError:  # pragma: no cover - built without a C compiler
     ascii_fingerprint, bump = py_ascii_fingerprint, py_bump
     contributions, entropy, scale, ew_fold, clamped = (
         py_contributions, py_entropy, py_scale, py_ew_fold, py_clamped)
-    divided = py_divided
+    divided, count_above, rounded = py_divided, py_count_above, py_rounded
 else:
     NATIVE = True
     simhash_tokens, nearest_distance, hst_score, hst_learn, p2_update = (
@@ -308,4 +322,4 @@ else:
     contributions, entropy, scale, ew_fold, clamped = (
         _kernels.contributions, _kernels.entropy, _kernels.scale, _kernels.ew_fold,
         _kernels.clamped)
-    divided = _kernels.divided
+    divided, count_above, rounded = _kernels.divided, _kernels.count_above, _kernels.rounded

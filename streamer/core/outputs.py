@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from streamer.core.kernels import rounded as _rounded
+
 DETECTOR_VERSION = "streamer-detector/0.1.0"
 SEVERITIES: tuple[str, ...] = ("none", "low", "medium", "high", "critical")
 
@@ -119,7 +121,7 @@ class FeatureRecord:
             "events_total": self.events_total,
             "risk": round(self.risk, 4),
             "severity": self.severity,
-            "features": {k: round(v, 5) for k, v in self.features.items()},
+            "features": _rounded(self.features, 5),
             "detector_version": self.detector_version,
         }
 

@@ -147,8 +147,8 @@ def prompt_cache_stats() -> dict[str, int]:
 #: (:func:`streamer.core.kernels.bump`).
 _bump = kernels.bump
 #: Decays, sums and entropies of the profile's numbers: kernels as well.
-_scale, _ew_fold, _entropy, _divided = (kernels.scale, kernels.ew_fold, kernels.entropy,
-                                        kernels.divided)
+_scale, _ew_fold, _entropy, _divided, _count_above = (
+    kernels.scale, kernels.ew_fold, kernels.entropy, kernels.divided, kernels.count_above)
 
 
 @dataclass(slots=True)
@@ -181,7 +181,12 @@ class CustomerProfile:
         return _divided(self.sums, w) if w else [0.0] * _N_INDICATORS
 
     def learn_one(self, event: InferenceEvent, model_age_ms: int | None) -> dict[str, float]:
-        """Fold one event in; return its indicator values (for window aggregation)."""
+        """Fold one event in; return its indicator values by name."""
+        return dict(zip(INDICATORS, self.fold(event, model_age_ms), strict=True))
+
+    def fold(self, event: InferenceEvent, model_age_ms: int | None) -> list[float]:
+        """Fold one event in; return its indicator values in :data:`INDICATORS` order (what
+        :meth:`learn_one` returns, without building a dict: the per-event path)."""
         x = [0.0] * _N_INDICATORS
         sim: int | None = event.prompt_simhash
         prompt = event.prompt
@@ -245,7 +250,7 @@ class CustomerProfile:
         self.sums = _ew_fold(self.sums, x, _DECAY)
         self._learn_timing(event.ts_ms)
         self.n += 1
-        return dict(zip(INDICATORS, x, strict=True))
+        return x
 
     def _learn_timing(self, ts_ms: int) -> None:
         if self.n == 0:
@@ -281,7 +286,7 @@ class CustomerProfile:
         """Distinct clock hours with traffic among the last 24 hours."""
         # h >= 0 and now_hour - h < 24, i.e. h > max(-1, now_hour - 24)
         floor = max(-1, self.last_ts_ms // HOUR_MS - 24)
-        return len([h for h in self.hour_last_seen if h > floor])
+        return _count_above(self.hour_last_seen, floor)
 
     def observed_hours(self) -> float:
         return (self.last_ts_ms - self.first_ts_ms) / HOUR_MS

@@ -406,3 +406,36 @@ def test_a_topic_decayed_to_a_subnormal_weight_does_not_crash_the_profile() -> N
     for entropy in (kernels.entropy, kernels.py_entropy):
         assert entropy(p.topics) == 0.0 and entropy(p.settings) == 0.0
     assert p.topic_entropy() == 0.0 and p.settings_entropy() == 0.0
+
+
+@native
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.integers(-30, 30), st.integers()), max_size=24),
+       st.one_of(st.integers(-30, 30), st.integers()))
+def test_counts_above_a_floor_equal_the_twin(values: list[int], floor: int) -> None:
+    assert _kernels.count_above(values, floor) == kernels.py_count_above(values, floor)
+    with pytest.raises(TypeError):
+        _kernels.count_above([1.5], 0)
+
+
+@native
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(_any_float, st.integers(min_value=-10**9, max_value=10**9).map(lambda i: i / 2e5),
+                 st.integers(min_value=-10**6, max_value=10**6).map(lambda i: (i + 0.5) / 1e5),
+                 st.integers(-(10**20), 10**20)),
+       st.integers(min_value=0, max_value=22))
+def test_rounded_values_are_pythons_round(x: float, ndigits: int) -> None:
+    """Feature records are rounded by the kernel: Python's exact ``round`` at every precision,
+    ints kept as ints, the key order kept."""
+    values = {"a": x, "b": 0.123456789, "c": 3}
+    got = _kernels.rounded(values, ndigits)
+    want = kernels.py_rounded(values, ndigits)
+    assert list(got) == list(want)
+    for k in got:
+        assert type(got[k]) is type(want[k])
+        if isinstance(want[k], float):
+            assert _same(got[k], want[k]), (x, ndigits, got, want)
+        else:
+            assert got[k] == want[k]
+    with pytest.raises(ValueError):
+        _kernels.rounded(values, 23)
