@@ -235,11 +235,13 @@ def processed(workers: Sequence[WorkerProcess],
         if loop_lag is not None and "event_loop_lag_max_s" in st:
             loop_lag.append((time.perf_counter(), float(st["event_loop_lag_max_s"]),
                              float(st.get("event_loop_lag_on_cpu_max_s", 0.0)),
-                             float(st.get("event_loop_lag_window_s", 0.0))))
+                             float(st.get("event_loop_lag_window_s", 0.0)),
+                             float(st.get("gc_pause_max_s", 0.0))))
     return total
 
 
-LagSample = tuple[float, float, float, float]
+#: (when, worst loop lag, its part on the CPU, the window they cover, longest GC pause)
+LagSample = tuple[float, float, float, float, float]
 #: seconds after a paced run's worker consumes that are still taken as its start-up (Faust
 #: assigns partitions, declares topics and refreshes metadata: >100 ms stalls, once)
 START_UP_S = 5.0
@@ -249,16 +251,19 @@ def loop_lag_summary(samples: Sequence[LagSample], since: float) -> dict[str, fl
     """The worst event-loop lag the workers reported (``/stats``: the worst of their last
     seconds) once the window of a sample lies after ``since`` (the workers' start-up, when
     Faust assigns partitions and opens its tables, is left out), and the worst part of a lag
-    the loop's thread spent running (the rest: waiting for a CPU on a busy machine).
+    the loop's thread spent running (the rest: waiting for a CPU on a busy machine), and the
+    longest garbage collection (it holds the loop).
 
-    >>> loop_lag_summary([(1.0, 0.5, 0.5, 10.0), (20.0, 0.2, 0.04, 10.0),
-    ...                   (21.0, 0.03, 0.03, 10.0)], since=5.0)
-    {'loop_lag_max_ms': 200.0, 'loop_lag_on_cpu_max_ms': 40.0, 'loop_lag_samples': 2}
+    >>> loop_lag_summary([(1.0, 0.5, 0.5, 10.0, 0.3), (20.0, 0.2, 0.04, 10.0, 0.01),
+    ...                   (21.0, 0.03, 0.03, 10.0, 0.0)], since=5.0)
+    {'loop_lag_max_ms': 200.0, 'loop_lag_on_cpu_max_ms': 40.0, 'loop_lag_samples': 2, \
+'gc_pause_max_ms': 10.0}
     """
     steady = [s for s in samples if s[0] - s[3] >= since]
     return {"loop_lag_max_ms": max((s[1] for s in steady), default=0.0) * 1000,
             "loop_lag_on_cpu_max_ms": max((s[2] for s in steady), default=0.0) * 1000,
-            "loop_lag_samples": len(steady)}
+            "loop_lag_samples": len(steady),
+            "gc_pause_max_ms": max((s[4] for s in steady), default=0.0) * 1000}
 
 
 def worker_throughput(bootstrap: str, records: Records, work: Path, n_workers: int = 1,

@@ -62,6 +62,9 @@ def other_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
                      ", ".join(f"{name} {sec['loop_lag_max_ms']:,.0f} / "
                                f"{sec.get('loop_lag_on_cpu_max_ms', 0):,.0f} ms"
                                for name, sec in loops)))
+        rows.append(("longest garbage collection in the worker, same runs (`/stats`)",
+                     ", ".join(f"{name} {sec.get('gc_pause_max_ms', 0):,.0f} ms"
+                               for name, sec in loops)))
     state = result.get("state") or {}
     if state:
         rows.append(("encoded state per customer (p50 / p99 / max)",

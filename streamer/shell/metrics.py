@@ -22,6 +22,8 @@ streamer_batch_duration_seconds                 histogram  agent
 streamer_alert_latency_seconds                  histogram  (emitted_at - record timestamp)
 streamer_event_time_lag_seconds                 histogram  (wall clock now - event ts)
 streamer_event_loop_lag_seconds                 histogram  (how late a 50 ms probe woke)
+streamer_gc_pause_seconds                       histogram  generation (one garbage
+                                                           collection, which holds the loop)
 streamer_consumer_lag                           gauge      topic, partition
 streamer_last_batch_timestamp_seconds           gauge      (unix time of the last batch)
 streamer_customers_tracked                      gauge      (live customer states)
@@ -53,6 +55,7 @@ True
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import time
 from collections import deque
@@ -90,6 +93,7 @@ STATE_BUCKETS = (256, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 262144, 10485
 LOOP_PROBE_S = 0.05
 LOOP_WINDOW_S = 10.0
 LOOP_PROBES = int(LOOP_WINDOW_S / LOOP_PROBE_S) + 1
+GC_PAUSES_KEPT = 256
 #: no ``*_created`` series: they double the exposition for nothing
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
@@ -153,6 +157,9 @@ class Metrics:
         self.loop_lag = Histogram("streamer_event_loop_lag_seconds",
                                   "How late a periodic timer runs on the worker's event loop",
                                   buckets=LOOP_BUCKETS, registry=r)
+        self.gc_pause = Histogram("streamer_gc_pause_seconds",
+                                  "Wall time of one garbage collection (it holds the loop)",
+                                  ["generation"], buckets=LOOP_BUCKETS, registry=r)
         self.consumer_lag = Gauge("streamer_consumer_lag",
                                   "Records behind: highwater minus the consumer's position",
                                   ["topic", "partition"], registry=r)
@@ -187,6 +194,8 @@ class Metrics:
         self.loop_lag_last_s = 0.0
         #: (monotonic time, lag, lag on CPU) of the recent loop probes (bounded: LOOP_PROBES)
         self._loop_lags: deque[tuple[float, float, float]] = deque(maxlen=LOOP_PROBES)
+        #: (monotonic time, pause) of the recent collections of the oldest generation (bounded)
+        self._gc_pauses: deque[tuple[float, float]] = deque(maxlen=GC_PAUSES_KEPT)
         self._state_bytes_at = -STATE_BYTES_TTL_S
         self._state_bytes_sources: dict[str, Callable[[], int]] = {}
 
@@ -308,6 +317,23 @@ class Metrics:
         return max((probe[i] for probe in self._loop_lags if at - probe[0] <= window_s),
                    default=0.0)
 
+    def observe_gc_pause(self, generation: int, pause_s: float,
+                         now: float | None = None) -> None:
+        """One garbage collection of ``generation`` took ``pause_s`` (see :func:`watch_gc`)."""
+        self.gc_pause.labels(generation=str(generation)).observe(max(0.0, pause_s))
+        self._gc_pauses.append((time.monotonic() if now is None else now, max(0.0, pause_s)))
+
+    def gc_pause_max(self, window_s: float = LOOP_WINDOW_S, now: float | None = None) -> float:
+        """The longest collection (any generation) in the last ``window_s`` seconds.
+
+        >>> m = Metrics()
+        >>> m.observe_gc_pause(2, 0.08, now=10.0); m.observe_gc_pause(0, 0.001, now=30.0)
+        >>> m.gc_pause_max(now=31.0), m.gc_pause_max(now=19.0)
+        (0.001, 0.08)
+        """
+        at = time.monotonic() if now is None else now
+        return max((p for t, p in self._gc_pauses if at - t <= window_s), default=0.0)
+
     def set_structures(self, sizes: Mapping[str, int]) -> None:
         """The driver's structure sizes (``Driver.sizes()``), one gauge per structure."""
         for name, size in sizes.items():
@@ -356,6 +382,39 @@ class Metrics:
                 if sample.name in {name, name + "_total"}:
                     total += sample.value
         return total
+
+
+def watch_gc(metrics: Metrics, min_pause_s: float = 0.001,
+             clock: Callable[[], float] = time.perf_counter) -> Callable[[], None]:
+    """Time the garbage collections of this process into ``metrics``: every full one
+    (generation 2), and the younger ones that take at least ``min_pause_s`` (they take
+    microseconds and run thousands of times a second). Returns the function that stops
+    watching. A collection runs on the loop's thread and holds the loop for its whole length,
+    so a long one is a loop lag with nothing of ours on the stack.
+
+    >>> import gc
+    >>> m = Metrics(); stop = watch_gc(m, min_pause_s=0.0)
+    >>> _ = gc.collect(); stop()
+    >>> m.value("streamer_gc_pause_seconds_count", generation="2") >= 1
+    True
+    """
+    started: list[float] = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = clock()
+            return
+        pause = clock() - started[0]
+        if pause >= min_pause_s or info.get("generation") == 2:
+            metrics.observe_gc_pause(int(info.get("generation", -1)), pause)
+
+    gc.callbacks.append(callback)
+
+    def stop() -> None:
+        if callback in gc.callbacks:
+            gc.callbacks.remove(callback)
+
+    return stop
 
 
 async def measure_loop_lag(metrics: Metrics, interval_s: float = LOOP_PROBE_S,

@@ -23,6 +23,7 @@ from streamer.shell.metrics import (
     consumer_lags,
     directory_bytes,
     measure_loop_lag,
+    watch_gc,
 )
 from streamer.shell.worker import internal_topics
 
@@ -313,7 +314,11 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
 
     @app.task
     async def probe_loop_lag() -> None:
-        await measure_loop_lag(metrics)
+        stop_watching_gc = watch_gc(metrics)  # a collection holds the loop: time each one
+        try:
+            await measure_loop_lag(metrics)
+        finally:
+            stop_watching_gc()
 
     def json(body: Any, status: int = 200) -> Any:
         import orjson
@@ -348,7 +353,8 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
                      "event_loop_lag_s": round(metrics.loop_lag_last_s, 4),
                      "event_loop_lag_max_s": round(metrics.loop_lag_max(), 4),
                      "event_loop_lag_on_cpu_max_s": round(metrics.loop_lag_max(on_cpu=True), 4),
-                     "event_loop_lag_window_s": LOOP_WINDOW_S, **proc.stats(),
+                     "event_loop_lag_window_s": LOOP_WINDOW_S,
+                     "gc_pause_max_s": round(metrics.gc_pause_max(), 4), **proc.stats(),
                      "faust_consumer_patch": faust_compat.consumer_patch_installed(),
                      **proc.quality.snapshot()})
 

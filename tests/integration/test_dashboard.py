@@ -79,6 +79,21 @@ def test_token_protects_everything_but_health_and_ready(live: tuple[WorkerProces
         assert status(worker, path, None) == 200, path
 
 
+def test_stats_show_the_event_loop_lag_and_the_longest_garbage_collection(
+        live: tuple[WorkerProcess, Any]) -> None:
+    """What an operator reads when the loop lags: its worst recent lag, and whether a
+    garbage collection (which holds the loop) explains it."""
+    import json
+
+    worker, _ = live
+    req = urllib.request.Request(f"http://127.0.0.1:{worker.web_port}/stats",
+                                 headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        stats = json.loads(resp.read())
+    assert stats["gc_pause_max_s"] >= 0.0 and stats["event_loop_lag_max_s"] >= 0.0
+    assert stats["gc_pause_max_s"] < 5.0
+
+
 def test_faust_table_and_router_pages_are_off(live: tuple[WorkerProcess, Any]) -> None:
     worker, sim = live
     cid = next(iter(sim.labels["customers"]))

@@ -147,6 +147,32 @@ def test_consumer_lag_and_loop_lag() -> None:
     assert count.value == 2
 
 
+def test_garbage_collections_are_timed_and_the_watch_stops() -> None:
+    """A full collection holds the event loop: each one is timed into the histogram and the
+    recent worst is what ``/stats`` shows; young ones below the threshold are not recorded;
+    after ``stop()`` nothing more is."""
+    import gc
+
+    from streamer.shell.metrics import watch_gc
+
+    m = Metrics()
+    ticks = iter(float(i) * 0.01 for i in range(1000))
+    stop = watch_gc(m, min_pause_s=1.0, clock=lambda: next(ticks))
+    try:
+        gc.collect(2)
+        gc.collect(0)  # 10 ms on this clock: below the 1 s threshold
+    finally:
+        stop()
+    fam = families(m)["streamer_gc_pause_seconds"]
+    counts = {s.labels["generation"]: s.value for s in fam.samples if s.name.endswith("_count")}
+    assert counts.get("2", 0) >= 1 and counts.get("0", 0) == 0
+    assert m.gc_pause_max() == pytest.approx(0.01)
+    gc.collect(2)
+    after = {s.labels["generation"]: s.value for s in families(m)["streamer_gc_pause_seconds"]
+             .samples if s.name.endswith("_count")}
+    assert after == counts
+
+
 def test_directory_bytes(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "x.sst").write_bytes(b"x" * 1000)
