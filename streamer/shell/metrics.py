@@ -420,20 +420,24 @@ def watch_gc(metrics: Metrics, min_pause_s: float = 0.001,
 async def measure_loop_lag(metrics: Metrics, interval_s: float = LOOP_PROBE_S,
                            clock: Callable[[], float] = time.monotonic,
                            rounds: int | None = None,
-                           cpu_clock: Callable[[], float] = time.thread_time) -> None:
+                           cpu_clock: Callable[[], float] = time.thread_time,
+                           on_wake: Callable[[], None] | None = None) -> None:
     """Sleep ``interval_s`` repeatedly; how much later than asked it wakes is the loop lag.
 
     A batch that hogs the event loop (CPU-bound scoring, a blocking call) shows up here as a
     late wake-up: with a probe every ``interval_s``, a stretch of ``b`` seconds without a turn
     for the loop is seen as a lag of at least ``b - interval_s``. The loop thread's CPU time
     over the probe (``cpu_clock``) tells a blocked loop from a starved one. ``rounds`` bounds
-    the loop (tests), ``None`` runs until cancelled.
+    the loop (tests), ``None`` runs until cancelled. ``on_wake`` is called at every wake-up
+    (the :class:`~streamer.shell.loopwatch.LoopWatch` heartbeat).
     """
     n = 0
     while rounds is None or n < rounds:
         start, cpu = clock(), cpu_clock()
         await asyncio.sleep(interval_s)
         end = clock()
+        if on_wake is not None:
+            on_wake()
         metrics.observe_loop_lag(end - start - interval_s, now=end,
                                  on_cpu_s=cpu_clock() - cpu)
         n += 1

@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
@@ -16,6 +18,8 @@ from streamer.core.profile import prompt_cache_stats
 from streamer.settings import Settings
 from streamer.shell import faust_compat
 from streamer.shell.dashboard import STATIC_FILES, OpsView, riskiest, static_file
+from streamer.shell.loopwatch import THRESHOLD_S as LOOP_STALL_S
+from streamer.shell.loopwatch import LoopWatch
 from streamer.shell.metrics import (
     CONTENT_TYPE_LATEST,
     LOOP_WINDOW_S,
@@ -277,6 +281,12 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
 
     dumped: set[str] = set()  # agents whose stalled batch was logged
 
+    def blocked(stack: str, lasted_s: float) -> None:
+        log.warning("event loop blocked for %.0f ms so far (limit %.0f ms); its thread is "
+                    "at:\n%s", lasted_s * 1000, LOOP_STALL_S * 1000, stack)
+
+    loopwatch = LoopWatch(threshold_s=LOOP_STALL_S, report=blocked)
+
     async def monitor() -> None:
         """Consumer lag, readiness and rates every few seconds (the loop lag has its own
         probe, :func:`~streamer.shell.metrics.measure_loop_lag`)."""
@@ -315,10 +325,12 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
     @app.task
     async def probe_loop_lag() -> None:
         stop_watching_gc = watch_gc(metrics)  # a collection holds the loop: time each one
+        loopwatch.start(threading.get_ident())  # and a blocked loop logs where it is held
         try:
-            await measure_loop_lag(metrics)
+            await measure_loop_lag(metrics, on_wake=loopwatch.beat)
         finally:
             stop_watching_gc()
+            loopwatch.stop()
 
     def json(body: Any, status: int = 200) -> Any:
         import orjson
@@ -354,7 +366,9 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
                      "event_loop_lag_max_s": round(metrics.loop_lag_max(), 4),
                      "event_loop_lag_on_cpu_max_s": round(metrics.loop_lag_max(on_cpu=True), 4),
                      "event_loop_lag_window_s": LOOP_WINDOW_S,
-                     "gc_pause_max_s": round(metrics.gc_pause_max(), 4), **proc.stats(),
+                     "gc_pause_max_s": round(metrics.gc_pause_max(), 4),
+                     "event_loop_stalls": loopwatch.stalls,
+                     "gc_frozen_objects": gc.get_freeze_count(), **proc.stats(),
                      "faust_consumer_patch": faust_compat.consumer_patch_installed(),
                      **proc.quality.snapshot()})
 
