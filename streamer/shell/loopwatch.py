@@ -32,7 +32,7 @@ from collections.abc import Callable
 THRESHOLD_S = 0.1
 POLL_S = 0.02
 #: At most this many stack reports per minute (a saturated worker must not flood its log).
-REPORTS_PER_MINUTE = 6
+REPORTS_PER_MINUTE = 2
 STACK_LIMIT = 30
 
 
