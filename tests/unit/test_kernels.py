@@ -439,3 +439,18 @@ def test_rounded_values_are_pythons_round(x: float, ndigits: int) -> None:
             assert got[k] == want[k]
     with pytest.raises(ValueError):
         _kernels.rounded(values, 23)
+
+
+@native
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab z'0123 9.,-\n\tQ"), min_size=790, max_size=1500),
+       st.text(alphabet=st.sampled_from("ab z'0é9 ,"), max_size=30))
+def test_long_prompts_take_their_wrapper_from_both_ends_as_the_token_path(body: str,
+                                                                          end: str) -> None:
+    """Over 800 characters the wrapper comes from the first and last 400: one C pass each,
+    the same signatures as the token-by-token path (including a non-ASCII end, and ends with
+    fewer than five words)."""
+    for text in (body, body + end, "x " * 2 + body.replace(" ", "") + end):
+        want = fingerprints._signatures_of(fingerprints._template_tokens(text))
+        assert fingerprints.prompt_fingerprint(text)[1:] == want
+        assert fingerprints.template_signatures(text) == want
