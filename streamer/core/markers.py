@@ -331,9 +331,8 @@ _SELF_INSTRUCT_ASCII = (
     r"[\w ,-]{0,40}(questions|tasks|instructions|prompts|examples|problems|exercises)"
     r"|similar to the (examples|tasks|questions)|new (task|instruction)s?\b"
 )
-_ITEMS_ZH = ("(?:[问問]题|[题題]目|[试試][题題]|[习習][题題]|[练練][习習][题題]|指令|任[务務]|示例"
-"|例子|[样樣]例"
-             "|例[题題]|提示[词詞]|[对對][话話])")
+_ITEMS_ZH = ("(?:[问問][题題]|[题題]目|[试試][题題]|[习習][题題]|[练練][习習][题題]|指令|任[务務]"
+             "|示例|例子|[样樣]例|例[题題]|提示[词詞]|[对對][话話])")
 _ITEMS_JA = "(?:質問|問題|タスク|指示|命令|例題|プロンプト|練習問題|設問)"
 _ITEMS_KO = "(?:질문|문제|과제|지시문|명령어|예시|예제|프롬프트|문항)"
 _SELF_INSTRUCT_PLAIN = "|".join((
@@ -341,10 +340,12 @@ _SELF_INSTRUCT_PLAIN = "|".join((
     "(?:生成|[编編][写寫]|[写寫]出|列出|[设設][计計]|[创創]建|[创創]作|想出|[给給]出|提出)"
     + _gap(8) + _NUM_ZH + " ?(?:[个個道条條组組套]|种|種)?" + _gap(12) + _ITEMS_ZH,
     "(?:[写寫]|出)" + _NUM_ZH + " ?(?:[个個道条條组組套]|种|種)" + _gap(12) + _ITEMS_ZH,
+    "(?:生成|[编編][写寫]|[写寫]出|[写寫]|出|[设設][计計]|[创創]作|想出|[给給]出)" + _NUM_ZH
+    + " ?道" + _gap(12) + "[题題]",  # "出10道(数学)题"
     "(?:[类類]似|仿照|[参參]照|模仿)" + _gap(20)
     + "(?:生成|[编編][写寫]|[写寫]|出|[创創]建|[设設][计計]|[创創]作)" + _gap(12)
     + "(?:新的?|更多|[0-9０-９一二三四五六七八九十]+)" + _gap(8) + _ITEMS_ZH,
-    "(?:仿照|模仿)(?:上述|以下|下面|下列|[这這]些)?的?(?:示例|例子|[样樣]例|例[题題]|[问問]题|[题題]目)",
+    "(?:仿照|模仿)(?:上述|以下|下面|下列|[这這]些)?的?(?:示例|例子|[样樣]例|例[题題]|[问問][题題]|[题題]目)",
     # Japanese
     _ITEMS_JA + _gap(12) + "(?:[0-9０-９]+|[一二三四五六七八九十百]+)(?:個|問|件|つ|題)" + _gap(8)
     + "(?:生成|作成|作って|作り|考えて|書いて|出して|挙げて)",
@@ -822,9 +823,11 @@ def needs_non_ascii(pattern: str) -> bool:
                 if pattern[pos] == "\\":
                     all_non_ascii = False
                     pos += 2
-                else:
+                else:  # a character, or the low end of a range
                     all_non_ascii = all_non_ascii and pattern[pos] > "\x7f"
                     pos += 1
+                if pattern.startswith("-", pos) and pattern[pos + 1] != "]":
+                    pos += 2 if pattern[pos + 1] != "\\" else 3  # the high end: not lower
             pos += 1
             return all_non_ascii and not negated
         if c == "\\":
