@@ -17,9 +17,10 @@ The Python regex of a definition is ``(?:ascii)|(?:plain)``: a search finds it e
 one of the parts is found. For speed, every definition is also compiled into RE2 sets
 (``google-re2``) that answer "which of these patterns occur?" in one pass:
 
-* ASCII text (all English traffic): one set of the whole definitions, exact on ASCII text
-  (``\\b``, ``\\d``, ``\\s``, ``\\w`` spelled out as Python reads them on ASCII; the plain parts'
-  non-ASCII literals cannot match there).
+* ASCII text (nearly all English traffic): one set of the definitions, exact on ASCII text
+  (``\\b``, ``\\d``, ``\\s``, ``\\w`` spelled out as Python reads them on ASCII), less the plain
+  alternatives that need a non-ASCII character (``needs_non_ascii``) and so cannot match there:
+  English costs what it did.
 * Other text: the ASCII parts run on the text mapped to ASCII one character for one (they have
   no non-ASCII literal, so all that matters about a non-ASCII character is whether Python's
   ``\\d``, ``\\s`` or ``\\w`` match it, and an ASCII stand-in with the same classes -- ``0``,
@@ -28,6 +29,11 @@ one of the parts is found. For speed, every definition is also compiled into RE2
   tells them apart). A definition is found if either set finds its part.
 
 Each marker is a yes/no per prompt; the profile keeps only how often they fire.
+
+The phrases are kept specific: a reasoning verb *and* a step-by-step phrase in one clause
+("denke Schritt für Schritt", not "schrittweise" alone), nouns of grading and of generated
+items with their verbs, whole words in spaced scripts. Text is not Unicode-normalised (NFD
+accents, or Vietnamese typed without them, are missed).
 
 >>> m = prompt_markers("Think step by step and explain your reasoning before answering: 3x+1=7")
 >>> m.cot, m.rubric, m.self_instruct, m.topic
@@ -338,7 +344,8 @@ _ITEMS_KO = "(?:질문|문제|과제|지시문|명령어|예시|예제|프롬프
 _SELF_INSTRUCT_PLAIN = "|".join((
     # Chinese
     "(?:生成|[编編][写寫]|[写寫]出|列出|[设設][计計]|[创創]建|[创創]作|想出|[给給]出|提出)"
-    + _gap(8) + _NUM_ZH + " ?(?:[个個道条條组組套]|种|種)?" + _gap(12) + _ITEMS_ZH,
+    + "[^.!?。！？؟\n，；了过過]{0,8}"  # not a past "提出了三个问题"
+    + _NUM_ZH + " ?(?:[个個道条條组組套]|种|種)?" + _gap(12) + _ITEMS_ZH,
     "(?:[写寫]|出)" + _NUM_ZH + " ?(?:[个個道条條组組套]|种|種)" + _gap(12) + _ITEMS_ZH,
     "(?:生成|[编編][写寫]|[写寫]出|[写寫]|出|[设設][计計]|[创創]作|想出|[给給]出)" + _NUM_ZH
     + " ?道" + _gap(12) + "[题題]",  # "出10道(数学)题"
@@ -975,11 +982,11 @@ def prompt_markers(text: str) -> PromptMarkers:
     # Instructions wrap the content: they sit at the start or the end of a prompt, so long
     # prompts (RAG contexts, pasted documents) are searched at both ends only.
     edges = (text if len(text) <= 1600 else text[:1000] + "\n" + text[-600:]).lower()
-    ascii = edges.isascii()  # (inlined: the English fast path is as short as it was)
+    # (The sets' match() inlined: the English fast path is as short as it was.)
+    sets = _ALL_SETS if len(text) <= 600 else _MARKER_SETS
+    hits = (sets.whole.Match(edges) or ()) if edges.isascii() else sets.match_other(edges)
     if len(text) <= 600:  # the topic's head is the whole text: one pass for everything
-        hits = (_ALL_SETS.whole.Match(edges) or ()) if ascii else _ALL_SETS.match_other(edges)
         topic = _first_topic([h - _N_MARKERS for h in hits if h >= _N_MARKERS])
     else:
-        hits = (_MARKER_SETS.whole.Match(edges) or ()) if ascii else _MARKER_SETS.match_other(edges)
         topic = topic_of(text)
     return PromptMarkers(cot=0 in hits, rubric=1 in hits, self_instruct=2 in hits, topic=topic)
