@@ -188,6 +188,7 @@ class Metrics:
                                 ["structure"], registry=r)
         for outcome in OUTCOMES:
             self.events.labels(outcome=outcome)
+        self.gc_pause.labels(generation="2")  # exposed (empty) before the first full collection
         for sev in SEVERITIES:
             for status in STATUSES:
                 self.alerts.labels(severity=sev, status=status)

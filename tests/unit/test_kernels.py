@@ -10,6 +10,7 @@ missing extension fails (the install must have compiled it).
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import struct
@@ -258,7 +259,10 @@ def test_capped_counts_equal_the_twin(steps: list[tuple[int, float]], cap: int) 
 
 
 def _same(a: float, b: float) -> bool:
-    """The same IEEE double (NaN equal to NaN, -0.0 apart from 0.0)."""
+    """The same IEEE double (-0.0 apart from 0.0); any NaN equal to any NaN: which operand's
+    payload and sign a NaN result carries is defined by neither Python nor C."""
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
     return struct.pack("<d", a) == struct.pack("<d", b)
 
 
