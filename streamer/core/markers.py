@@ -13,14 +13,18 @@ parts (``_Definition``):
   written out (word edges as ``(?:^|[^letters])``), groups, alternation, counted repeats,
   ``^`` and ``\\Z`` -- no ``\\b``/``\\d``/``\\s``/``\\w``, no ``.``, no ``$`` (checked at import).
 
-The Python regex of a definition is ``(?:ascii)|(?:plain)``: a search finds it exactly when
-one of the parts is found. For speed, every definition is also compiled into RE2 sets
-(``google-re2``) that answer "which of these patterns occur?" in one pass:
+The definition is found in a text when its ASCII part is, or -- in a text with at least one
+non-ASCII character -- its plain part is (:func:`definition_hits`; the Python regexes
+``ascii_regex`` and ``regex`` = ``(?:ascii)|(?:plain)``). The plain part is left out of
+all-ASCII text on purpose: folded into the English automaton, the other languages' unaccented
+alternatives made the English path 1.5x slower warm and 10x slower cold (``make bench``), and
+an all-ASCII prompt in another language (an unaccented "piensa paso a paso") is rare. For
+speed, every definition is also compiled into RE2 sets (``google-re2``) that answer "which of
+these patterns occur?" in one pass:
 
-* ASCII text (nearly all English traffic): one set of the definitions, exact on ASCII text
-  (``\\b``, ``\\d``, ``\\s``, ``\\w`` spelled out as Python reads them on ASCII), less the plain
-  alternatives that need a non-ASCII character (``needs_non_ascii``) and so cannot match there:
-  English costs what it did.
+* ASCII text (nearly all English traffic): one set of the ASCII parts, exact on ASCII text
+  (``\\b``, ``\\d``, ``\\s``, ``\\w`` spelled out as Python reads them on ASCII): English costs
+  what it did.
 * Other text: the ASCII parts run on the text mapped to ASCII one character for one (they have
   no non-ASCII literal, so all that matters about a non-ASCII character is whether Python's
   ``\\d``, ``\\s`` or ``\\w`` match it, and an ASCII stand-in with the same classes -- ``0``,
@@ -49,9 +53,9 @@ True
 'code'
 >>> prompt_markers("请给这个回答打分，满分10分。").rubric
 True
->>> prompt_markers("Genera 20 preguntas nuevas similares a los ejemplos.").self_instruct
+>>> prompt_markers("Genera 20 preguntas nuevas similares a los ejemplos de álgebra.").self_instruct
 True
->>> prompt_markers("Was kostet ein Kaffee in Berlin?")
+>>> prompt_markers("Was kostet ein Kaffee in München?")
 PromptMarkers(cot=False, rubric=False, self_instruct=False, topic='food')
 """
 
@@ -864,11 +868,14 @@ class _Definition:
         return re.compile(f"(?:{self.ascii})|(?:{self.plain})")
 
     @property
+    def ascii_regex(self) -> re.Pattern[str]:
+        """The definition on all-ASCII text: the ASCII part alone."""
+        return re.compile(self.ascii)
+
+    @property
     def on_ascii(self) -> str:
-        """An RE2 pattern that matches ASCII text exactly where :attr:`regex` does: the plain
-        alternatives that need a non-ASCII character left out (English speed unchanged)."""
-        kept = [b for b in _branches(self.plain) if not needs_non_ascii(b)]
-        return "|".join([ascii_re2(self.ascii), *(ascii_re2(b) for b in kept)])
+        """The RE2 pattern of all-ASCII text: the ASCII part, as Python reads it there."""
+        return ascii_re2(self.ascii)
 
 
 _MARKER_DEFS = (
@@ -878,14 +885,37 @@ _MARKER_DEFS = (
 )
 _TOPIC_DEFS = tuple(_Definition(name, p, _TOPIC_PLAIN[name]) for name, p in _TOPIC_ASCII)
 
-#: The definitions, as Python regexes.
+#: The definitions, as Python regexes: the whole (text with a non-ASCII character) and the
+#: ASCII part (all-ASCII text).
 _COT, _RUBRIC, _SELF_INSTRUCT = (d.regex for d in _MARKER_DEFS)
+_COT_A, _RUBRIC_A, _SELF_INSTRUCT_A = (d.ascii_regex for d in _MARKER_DEFS)
 TOPICS: tuple[str, ...] = (
     "math", "code", "logic", "science", "writing", "finance", "food", "commonsense",
     "general",
 )
 _TOPIC_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (d.name, d.regex) for d in _TOPIC_DEFS)
+_TOPIC_PATTERNS_A: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (d.name, d.ascii_regex) for d in _TOPIC_DEFS)
+
+
+def definition_hits(lowered: str) -> tuple[bool, bool, bool, str]:
+    """The definitions applied the straightforward way (Python regexes) to lower-cased text:
+    (cot, rubric, self_instruct, first topic of the first 600 characters) -- what
+    :func:`prompt_markers` computes fast. The plain parts count only in text with a
+    non-ASCII character (module docstring).
+
+    >>> definition_hits("piensa paso a paso"), definition_hits("piensa paso a paso, ¿sí?")[0]
+    ((False, False, False, 'general'), True)
+    """
+    whole = not lowered.isascii()
+    cot, rubric, self_instruct = (_COT, _RUBRIC, _SELF_INSTRUCT) if whole else (
+        _COT_A, _RUBRIC_A, _SELF_INSTRUCT_A)
+    head = lowered[:600]
+    topics = _TOPIC_PATTERNS if not head.isascii() else _TOPIC_PATTERNS_A
+    topic = next((name for name, p in topics if p.search(head)), "general")
+    return (bool(cot.search(lowered)), bool(rubric.search(lowered)),
+            bool(self_instruct.search(lowered)), topic)
 
 
 def _re2_set(patterns: Sequence[str]) -> re2.Set:
