@@ -3,7 +3,7 @@
     streamer calibrate                      # fit, show the figures, write the package weights
     streamer calibrate --scenarios 8 --out /tmp/w.json   # a quick fit elsewhere
     streamer calibrate --dry-run            # fit and show, write nothing
-    streamer calibrate --objective point    # the earlier per-point objective
+    streamer calibrate --objective bag      # the per-customer (multiple-instance) objective
     streamer calibrate --compare            # also cross-validate the other objective
 
 The fit is reproducible: the same ``--seed``, ``--scenarios``, ``--rounds`` and code give the
@@ -42,10 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=2,
                         help="collect/fit rounds; a round collects with the previous fit "
                              "(default 2)")
-    parser.add_argument("--objective", choices=("bag", "point"), default="bag",
+    parser.add_argument("--objective", choices=("bag", "point"), default="point",
                         help="bag: per-customer multiple-instance loss (a customer scored by a "
                              "smooth max of its scoring points, as the alert rule does); point: "
-                             "the earlier per-scoring-point loss (default bag)")
+                             "the per-scoring-point loss (default point)")
     parser.add_argument("--compare", action="store_true",
                         help="in the last round, also cross-validate the other objective on "
                              "the same data (figures recorded in the weights' metadata)")
