@@ -6,8 +6,10 @@
   core, recording every customer's evidence ramps at every scoring point with the simulator's
   ground truth;
 * :mod:`streamer.calibration.fit` — a sign-constrained L2 logistic regression over those
-  ramps (regularisation chosen by cross-validation grouped by scenario), then the prior placed
-  so that *medium* sits at a target false-positive rate of ordinary customers;
+  ramps, per scoring point or (``--objective bag``) per customer (a multiple-instance loss
+  on a smooth maximum of each customer's scoring points, as the alert rule takes the maximum),
+  with its hyperparameters chosen by cross-validation grouped by scenario, then the prior
+  placed so that *medium* sits at a target false-positive rate of ordinary customers;
 * :mod:`streamer.calibration.command` — the CLI, which writes the weights with their seed,
   data description and date into ``streamer/core/weights/detector-weights.json``.
 

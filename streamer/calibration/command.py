@@ -3,6 +3,8 @@
     streamer calibrate                      # fit, show the figures, write the package weights
     streamer calibrate --scenarios 8 --out /tmp/w.json   # a quick fit elsewhere
     streamer calibrate --dry-run            # fit and show, write nothing
+    streamer calibrate --objective bag      # the per-customer (multiple-instance) objective
+    streamer calibrate --compare            # also cross-validate the other objective
 
 The fit is reproducible: the same ``--seed``, ``--scenarios``, ``--rounds`` and code give the
 same weights (the date is recorded, not used).
@@ -40,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=2,
                         help="collect/fit rounds; a round collects with the previous fit "
                              "(default 2)")
+    parser.add_argument("--objective", choices=("bag", "point"), default="point",
+                        help="bag: per-customer multiple-instance loss (a customer scored by a "
+                             "smooth max of its scoring points, as the alert rule does); point: "
+                             "the per-scoring-point loss (default point)")
+    parser.add_argument("--compare", action="store_true",
+                        help="in the last round, also cross-validate the other objective on "
+                             "the same data (figures recorded in the weights' metadata)")
     parser.add_argument("--target-fpr", type=float, default=0.005,
                         help="share of ordinary calibration customers allowed at medium "
                              "(default 0.005)")
@@ -116,11 +125,22 @@ def _rounds(args: argparse.Namespace, shipped: tuple[str, ...]) -> FitReport:
             "seeds": sorted({s.seed for s in specs}),
             "rounds": args.rounds,
         }
+        last = r == max(1, args.rounds) - 1
         report = fit(data, seed=args.seed, target_fpr=args.target_fpr,
-                     reference=scoring.WEIGHTS, description=description)
+                     reference=scoring.WEIGHTS, description=description,
+                     objective=args.objective, compare=args.compare and last)
+        temperature = "" if report.temperature is None else f", T {report.temperature:g}"
         console.print(f"  {data.y.size:,} scoring points from {data.events:,} events, "
-                      f"{len(data.customers):,} customers; L2 {report.l2:g} "
-                      f"(cross-validated log loss {report.cv})")
+                      f"{len(data.customers):,} customers; objective {report.objective}, "
+                      f"L2 {report.l2:g}{temperature}")
+        for objective, grid in {report.objective: report.cv, **report.compared}.items():
+            for key, d in grid.items():
+                console.print(f"    CV {objective} {key}: campaigns "
+                              f"{d['campaigns_detected']:.0f}/{d['campaigns']:.0f}, accounts "
+                              f"{d['accounts_detected']:.0f}/{d['accounts']:.0f}, ordinary "
+                              f"{d['ordinary_flagged']:.0f}/{d['ordinary']:.0f}"
+                              + (f", point log loss {d['point_log_loss']:.4f}"
+                                 if "point_log_loss" in d else ""))
         console.print("  " + _figures("collected-with weights at medium", report.before))
         console.print("  " + _figures("fitted weights at medium", report.after))
         scoring.use_weights(report.weights)
