@@ -945,8 +945,14 @@ def _stand_in(char: str) -> str:
 
 
 class _StandIns(dict[int, str]):
+    """Code point -> stand-in, for ``str.translate``: remembered once looked up (at most
+    :data:`_STAND_IN_CACHE` of them), so a script's characters cost one dict look-up each."""
+
     def __missing__(self, code: int) -> str:
-        return _stand_in(chr(code))
+        value = _stand_in(chr(code))
+        if len(self) < _STAND_IN_CACHE:
+            self[code] = value
+        return value
 
 
 _STAND_INS = _StandIns()

@@ -335,3 +335,11 @@ def test_needs_non_ascii_is_conservative() -> None:
     # Every definition's branches split it exactly.
     for d in (*markers._MARKER_DEFS, *markers._TOPIC_DEFS):
         assert "|".join(markers._branches(d.plain)) == d.plain
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=80))
+def test_ascii_stand_ins_are_the_per_character_definition(text: str) -> None:
+    low = text.lower()
+    want = "".join(c if c.isascii() else markers._stand_in(c) for c in low)
+    assert markers.ascii_stand_in(low) == want
