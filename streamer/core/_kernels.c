@@ -482,8 +482,6 @@ static int round_to(double x, int ndigits, double *out) {
     return 0;
 }
 
-static int round4(double x, double *out) { return round_to(x, 4, out); }
-
 /* rounded(values: dict, ndigits) -> {k: round(v, ndigits)}: floats rounded, ints kept, any
  * other value rounded by Python (its __round__) */
 static PyObject *rounded(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -594,7 +592,7 @@ static PyObject *contributions(PyObject *self, PyObject *const *args, Py_ssize_t
         if (dict_double(learnt, name, 0.0, &extra) || dict_double(damped, name, 1.0, &scale))
             return NULL;
         double weight = base + extra;
-        if (round4(weight * r * scale, &c)) return NULL;
+        if (round_to(weight * r * scale, 4, &c)) return NULL;
         if (c == 0.0) continue;
         total += c;
         if (parts != Py_None) {

@@ -313,10 +313,7 @@ class Metrics:
         >>> m.loop_lag_max(now=19.0, on_cpu=True)
         0.05
         """
-        at = time.monotonic() if now is None else now
-        i = 2 if on_cpu else 1
-        return max((probe[i] for probe in self._loop_lags if at - probe[0] <= window_s),
-                   default=0.0)
+        return _recent_max(self._loop_lags, 2 if on_cpu else 1, window_s, now)
 
     def observe_gc_pause(self, generation: int, pause_s: float,
                          now: float | None = None) -> None:
@@ -332,8 +329,7 @@ class Metrics:
         >>> m.gc_pause_max(now=31.0), m.gc_pause_max(now=19.0)
         (0.001, 0.08)
         """
-        at = time.monotonic() if now is None else now
-        return max((p for t, p in self._gc_pauses if at - t <= window_s), default=0.0)
+        return _recent_max(self._gc_pauses, 1, window_s, now)
 
     def set_structures(self, sizes: Mapping[str, int]) -> None:
         """The driver's structure sizes (``Driver.sizes()``), one gauge per structure."""
@@ -383,6 +379,15 @@ class Metrics:
                 if sample.name in {name, name + "_total"}:
                     total += sample.value
         return total
+
+
+def _recent_max(samples: Iterable[tuple[float, ...]], field: int, window_s: float,
+                now: float | None) -> float:
+    """The largest ``field`` of the (monotonic time, ...) samples of the last ``window_s``
+    seconds before ``now``; 0 for none."""
+    at = time.monotonic() if now is None else now
+    return max((sample[field] for sample in samples if at - sample[0] <= window_s),
+               default=0.0)
 
 
 def watch_gc(metrics: Metrics, min_pause_s: float = 0.001,
