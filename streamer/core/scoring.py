@@ -308,10 +308,15 @@ def _contributions(signals: Mapping[str, float], offset: float,
     the one definition of the model that :func:`score` and :func:`risk_of` share (the ramp
     sum itself is a kernel, :func:`streamer.core.kernels.contributions`)."""
     parts: list[tuple[str, float]] = []
-    total = _kernel_contributions(_as_dict(signals), _rows(), PRIOR + offset,
-                                  _as_dict(learnt) if learnt else None,
-                                  _as_dict(damped) if damped else None, parts)
-    return total, parts
+    return _log_odds(signals, offset, damped, learnt, parts), parts
+
+
+def _log_odds(signals: Mapping[str, float], offset: float,
+              damped: Mapping[str, float] | None, learnt: Mapping[str, float] | None,
+              parts: list[tuple[str, float]] | None) -> float:
+    return _kernel_contributions(_as_dict(signals), _rows(), PRIOR + offset,
+                                 _as_dict(learnt) if learnt else None,
+                                 _as_dict(damped) if damped else None, parts)
 
 
 def _as_dict(m: Mapping[str, float]) -> dict[str, float]:
@@ -327,9 +332,7 @@ def risk_of(signals: Mapping[str, float], offset: float = 0.0,
     >>> risk_of(s, 0.5, {"logit_bias_rate": 0.5}) == score(s, {}, 0.5, {"logit_bias_rate": 0.5})[0]
     True
     """
-    return sigmoid(_kernel_contributions(_as_dict(signals), _rows(), PRIOR + offset,
-                                         _as_dict(learnt) if learnt else None,
-                                         _as_dict(damped) if damped else None, None))
+    return sigmoid(_log_odds(signals, offset, damped, learnt, None))
 
 
 def score(
