@@ -71,6 +71,9 @@ class Style:
     in_scale: float = 1.0
     out_scale: float = 1.0
     reasoning_median: float = 500.0
+    #: (temperature, top_p, n) settings the app rotates through per request (its features
+    #: call the API differently); empty: always ``temperature``/``top_p``, n unset.
+    variants: tuple[tuple[float | None, float | None, int | None], ...] = ()
 
 
 def _choice(rng: np.random.Generator, options: tuple[Any, ...],
@@ -95,8 +98,37 @@ def _dialog_prompt(turns: tuple[tuple[str, ...], ...]) -> PromptFn:
     return fn
 
 
+#: Split runs only (calibration or held-out bands; the shipped scenarios are unchanged):
+#: an app's answers are this many times as long as the trace's (log-uniform), and this share of
+#: apps rotate through several sampling settings -- nuisance parameters randomised so that a fit
+#: cannot learn "long answers" or "varied settings" as extraction from the simulator alone.
+OUT_SCALE_RANGE = (0.4, 4.0)
+#: Share of ordinary customers with a young account (days to weeks old) in a split run (0.08
+#: in the shipped scenarios): new startups are ordinary too, so youth alone is weak evidence.
+YOUNG_SHARE_SPLIT = 0.15
+SETTINGS_VARIETY_SHARE = 0.3
+#: Median answer length (tokens) of a batch job in a split run, log-uniform (30-160 in the
+#: shipped scenarios): translation and summarising pipelines answer at length.
+BATCH_OUT_MEDIAN_SPLIT = (30.0, 800.0)
+
+
 def _style(world: World, arch: str, rng: np.random.Generator) -> Style:
-    """Draw the calling habits of one customer of an app-like archetype."""
+    """Draw the calling habits of one customer of an app-like archetype (nuisance parameters
+    randomised in a split run: :data:`OUT_SCALE_RANGE`, :data:`SETTINGS_VARIETY_SHARE`)."""
+    style = _base_style(world, arch, rng)
+    draws = world.sampler
+    if draws.part is None:
+        return style
+    style.out_scale *= draws.uniform(rng, *OUT_SCALE_RANGE, log=True)
+    if rng.random() < SETTINGS_VARIETY_SHARE:
+        k = draws.integers(rng, 2, 5)
+        style.variants = tuple(
+            (_choice(rng, (None, 0.0, 0.3, 0.7, 1.0, 1.2)), _choice(rng, (None, None, 0.9)),
+             _choice(rng, (None, None, None, 2, 3))) for _ in range(k))
+    return style
+
+
+def _base_style(world: World, arch: str, rng: np.random.Generator) -> Style:
     bank = world.bank
     temp = _choice(rng, (None, 0.7, 1.0, 0.5))
     endpoint: tuple[str, ...] = (_choice(rng, ("/v1/chat/completions", "/v1/responses"),
@@ -162,7 +194,7 @@ class OrdinaryBuilder:
                  shared: Identity | None = None) -> Identity:
         w = self.world
         country = pick(rng, ORDINARY_COUNTRIES) if shared is None else shared.account["country"]
-        young = rng.random() < 0.08
+        young = rng.random() < (0.08 if w.sampler.part is None else YOUNG_SHARE_SPLIT)
         channel = _choice(rng, ("self_serve", "sales", "partner", "free_trial"),
                           (0.25, 0.1, 0.05, 0.6) if young else (0.6, 0.22, 0.1, 0.08))
         if arch == "reseller":
@@ -300,10 +332,13 @@ class OrdinaryBuilder:
         reasoning = None
         if self.world.is_reasoning(model):
             reasoning = int(rng.lognormal(np.log(style.reasoning_median), 1.0))
+        temperature, top_p, n = style.temperature, style.top_p, None
+        if style.variants:
+            temperature, top_p, n = style.variants[int(rng.integers(0, len(style.variants)))]
         em.emit(ts_ms, model, prompt, inp, out, endpoint=pick(rng, style.endpoint),
-                max_tokens=style.max_tokens, temperature=style.temperature, top_p=style.top_p,
+                max_tokens=style.max_tokens, temperature=temperature, top_p=top_p,
                 reasoning_tokens=reasoning, stop_reason=stop, stream=style.stream,
-                tool_count=tools)
+                tool_count=tools, n=n)
 
     def _batch(self, rng: np.random.Generator, em: Emitter, volume: float) -> None:
         w = self.world
@@ -315,6 +350,9 @@ class OrdinaryBuilder:
         times = paced_arrivals(rng, 0.0, w.duration_s, volume,
                                cv=w.sampler.uniform(rng, 0.3, 0.8))
         median_out = w.sampler.uniform(rng, 30, 160)
+        if w.sampler.part is not None:  # split runs: summaries and translations run long too
+            median_out = w.sampler.uniform(rng, *BATCH_OUT_MEDIAN_SPLIT, log=True)
+            max_tokens = max(max_tokens, 4 * int(median_out))
         for t in times.tolist():
             prompt = template.format(q=pick(rng, texts))
             em.emit(w.abs_ms(t), model, prompt, prompt_tokens(prompt) + 40,

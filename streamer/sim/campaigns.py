@@ -46,6 +46,9 @@ from streamer.sim.scenario import CampaignSpec
 from streamer.sim.split import Sampler
 from streamer.sim.world import Actor, World
 
+#: Median answer length (tokens) of a campaign account in a split run, log-uniform: from short
+#: answers to long ones (500-1,400 in the shipped scenarios), as wide as ordinary apps' range.
+CAMPAIGN_OUT_MEDIAN_SPLIT = (150.0, 2500.0)
 CAMPAIGN_COUNTRIES = ("US", "SG", "HK", "CN", "RU", "AE", "GB", "DE", "NL", "KR", "IN", "BR")
 
 
@@ -261,7 +264,9 @@ class CampaignBuilder:
             "temperature": pick(rng, (None, 0.0, 0.7, 1.0)),
             "max_tokens": pick(rng, (None, 4096, 8192, 16000)),
             "stream": bool(rng.random() < 0.3),
-            "out_median": draws.uniform(rng, 500, 1400),
+            # split runs: answer lengths as wide as ordinary apps' (archetypes.OUT_SCALE_RANGE)
+            "out_median": draws.uniform(rng, 500, 1400) if draws.part is None
+            else draws.uniform(rng, *CAMPAIGN_OUT_MEDIAN_SPLIT, log=True),
         }
         return Member(ident, em, settings, np.empty(0), (self.start_s, self.end_s))
 

@@ -178,6 +178,11 @@ def _parse(raw: dict[str, Any], stem: str) -> Scenario:
 
 #: Ranges of the randomised scenario parameters: (lo, hi, log-spaced?). Counts are integers in
 #: ``[lo, hi)``. Each part of the split (:mod:`streamer.sim.split`) draws in its own bands.
+#: Inside the generators, split runs also randomise nuisance parameters that must not become
+#: evidence: ordinary apps' answer lengths and sampling settings and their accounts' youth
+#: (:data:`streamer.sim.archetypes.OUT_SCALE_RANGE` and its neighbours), batch jobs' answer
+#: lengths, and campaigns' answer lengths
+#: (:data:`streamer.sim.campaigns.CAMPAIGN_OUT_MEDIAN_SPLIT`).
 RANDOM_RANGES: dict[str, tuple[float, float, bool]] = {
     "duration_hours": (2.0, 5.0, False),
     "start_hour": (0, 24, False),
