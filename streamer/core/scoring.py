@@ -19,8 +19,8 @@ Every reason carries its contribution in log-odds, so an alert explains itself:
 >>> risk, reasons = score({}, baselines={})
 >>> risk < 0.05, reasons
 (True, [])
->>> blatant = {"logprob_probe_rate": 0.95, "logit_bias_rate": 0.95, "settings_entropy": 2.0,
-...            "account_risk": 0.8}
+>>> blatant = {"logprob_probe_rate": 0.95, "logit_bias_rate": 0.95, "settings_entropy": 3.0,
+...            "account_risk": 0.8, "machine_pacing": 0.5}  # a young account's scripted probes
 >>> risk, reasons = score(blatant, baselines={})
 >>> rank_of(severity_of(risk)) >= rank_of("medium"), reasons[0].contribution > 0
 (True, True)

@@ -271,8 +271,9 @@ GAPS_S = (5, 140, 20, 300, 60, 10, 200, 35, 90, 15, 250)
 
 
 def hydra_heads(n: int = HEADS, seed: int = 1) -> list[list[InferenceEvent]]:
-    """``n`` accounts created yesterday, ~10 CoT-harvesting requests each, one shared TLS
-    fingerprint and one shared prompt wrapper; modest answers, residential network."""
+    """``n`` accounts created yesterday, ~10 requests each, every other one a CoT-harvesting
+    prompt (the rest ordinary chat), one shared TLS fingerprint and one shared prompt wrapper;
+    modest answers, residential network. Each head alone stays below *medium*."""
     r = random.Random(seed)
     heads = []
     for a in range(n):
@@ -284,8 +285,11 @@ def hydra_heads(n: int = HEADS, seed: int = 1) -> list[list[InferenceEvent]]:
         for i in range(REQUESTS):
             times.append(t)
             t += gaps[i % len(gaps)] * SECOND
-        prompts = cot_prompts(r, REQUESTS,
+        harvest = cot_prompts(r, REQUESTS,
                               wrapper="Reason step by step, show all your work, then answer")
+        cover = chat_prompts(r, REQUESTS)
+        prompts = [h if i % 2 == 0 else c for i, (h, c) in enumerate(zip(harvest, cover,
+                                                                           strict=True))]
         heads.append(stream(
             prompts, times, customer_id=cid, output_tokens=150,
             client={"tls_fingerprint": TLS, "asn": "AS3320", "user_agent": "python-httpx/0.27"},
