@@ -72,10 +72,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return result
 
     from streamer.settings import Settings
-    from streamer.shell.localkafka import wait_ready
+    from streamer.shell import localkafka
 
-    bootstrap = args.bootstrap or Settings.from_env().bootstrap_servers
-    wait_ready(bootstrap, 60)
+    settings = Settings.from_env()
+    if args.bootstrap:
+        bootstrap = args.bootstrap
+    elif settings.local_broker:  # as make demo does: the local broker, started if it is down
+        bootstrap = localkafka.up(localkafka.default_port())
+    else:
+        bootstrap = settings.bootstrap_servers
+    localkafka.wait_ready(bootstrap, 60)
     work = Path(tempfile.mkdtemp(prefix="streamer-bench-"))
     records = encoded_events(n, args.scenario)
     n = len(records)
