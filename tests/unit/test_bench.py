@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 
 from streamer.bench import hotspots, report
 from streamer.bench.__main__ import main
 from streamer.bench.core import scenario_events
+from streamer.shell import localkafka
 
 README = "# x\n\nintro\n\n<!-- bench:start -->\nold table\n<!-- bench:end -->\n\nafter\n"
 
@@ -60,3 +62,41 @@ def test_hotspots_charge_samples_to_the_innermost_known_package(tmp_path: Path) 
     assert dict(got["by_package"]) == {"streamer.core": 0.6, "faust.sensors/monitor": 0.3,
                                        "aiokafka": 0.1}
     assert got["top_leaf_functions"][0] == ("step (streamer/core/customer.py:3)", 0.6)
+
+
+
+class _Stop(Exception):
+    pass
+
+
+def _broker_choice(monkeypatch: pytest.MonkeyPatch, argv: list[str],
+                   tmp_path: Path) -> tuple[list[int], str]:
+    """Which broker ``python -m streamer.bench`` would use: (ports it started, bootstrap)."""
+    started: list[int] = []
+    chosen: list[str] = []
+
+    def up(port: int, *_: object, **__: object) -> str:
+        started.append(port)
+        return f"127.0.0.1:{port}"
+
+    def wait_ready(bootstrap: str, *_: object, **__: object) -> None:
+        chosen.append(bootstrap)
+        raise _Stop
+
+    monkeypatch.setattr(localkafka, "up", up)
+    monkeypatch.setattr(localkafka, "wait_ready", wait_ready)
+    with pytest.raises(_Stop):
+        main(["--only", "ceilings", "--out", str(tmp_path / "bench"), *argv])
+    return started, chosen[0]
+
+
+def test_bench_starts_the_local_broker_unless_one_is_configured(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    started, bootstrap = _broker_choice(monkeypatch, [], tmp_path)
+    assert started == [localkafka.default_port()]
+    assert bootstrap == f"127.0.0.1:{localkafka.default_port()}"
+    # A configured cluster, or --bootstrap, is used as it is: nothing local starts.
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "broker1:9092")
+    assert _broker_choice(monkeypatch, [], tmp_path) == ([], "broker1:9092")
+    assert _broker_choice(monkeypatch, ["--bootstrap", "b2:9092"], tmp_path) == ([], "b2:9092")
