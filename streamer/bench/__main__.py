@@ -74,13 +74,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from streamer.settings import Settings
     from streamer.shell import localkafka
 
-    settings = Settings.from_env()
-    if args.bootstrap:
-        bootstrap = args.bootstrap
-    elif settings.local_broker:  # as make demo does: the local broker, started if it is down
-        bootstrap = localkafka.up(localkafka.default_port())
-    else:
-        bootstrap = settings.bootstrap_servers
+    bootstrap = args.bootstrap or localkafka.bootstrap_for(Settings.from_env())
     localkafka.wait_ready(bootstrap, 60)
     work = Path(tempfile.mkdtemp(prefix="streamer-bench-"))
     records = encoded_events(n, args.scenario)

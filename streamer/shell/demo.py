@@ -77,9 +77,8 @@ def run(args: argparse.Namespace) -> int:
     base = Settings.from_env()
     if base.local_broker:
         console.rule("[bold]1. Kafka")
-        bootstrap = localkafka.up(localkafka.default_port())
-    else:
-        bootstrap = base.bootstrap_servers
+    bootstrap = localkafka.bootstrap_for(base)
+    if not base.local_broker:
         console.print(f"using your cluster at {bootstrap}")
     prefix = f"demo-{int(time.time())}"
     env = topic_env(prefix)

@@ -157,6 +157,12 @@ def default_port() -> int:
     return DEFAULT.default_port()
 
 
+def bootstrap_for(settings: Settings) -> str:
+    """The broker a command uses: the configured cluster (``KAFKA_BOOTSTRAP_SERVERS``) as it
+    is, else the default local broker, started if it is down (:func:`up`)."""
+    return up(default_port()) if settings.local_broker else settings.bootstrap_servers
+
+
 def merge_properties(base: str, overlay: str) -> str:
     r"""``base`` with every key set in ``overlay`` replaced (comments kept, overlay appended).
 

@@ -64,7 +64,6 @@ def test_hotspots_charge_samples_to_the_innermost_known_package(tmp_path: Path) 
     assert got["top_leaf_functions"][0] == ("step (streamer/core/customer.py:3)", 0.6)
 
 
-
 class _Stop(Exception):
     pass
 
