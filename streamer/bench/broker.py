@@ -345,36 +345,37 @@ def _ms(text: str) -> float:
 
 
 class AlertWatch:
-    """Reads a topic of alerts from its start in a thread while the stream is produced, and
-    stamps each alert with the wall time it was received (event -> alert latency is then
-    measured as a user of the alerts topic sees it: processing, batching, the output send
-    and the broker's hop included)."""
+    """Reads a topic of alerts from its start while the stream is produced, in a process of its
+    own (:mod:`streamer.bench.alert_watch`), which stamps each alert with the wall time it was
+    received: event -> alert latency is then measured as a user of the alerts topic sees it
+    (processing, batching, the output send and the broker's hop included)."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        import threading
-
-        from kafka import KafkaConsumer
-
-        self.received: list[tuple[float, dict[str, Any]]] = []
-        self._stop = threading.Event()
-        self._consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
-                                       auto_offset_reset="earliest", fetch_max_wait_ms=20)
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for records in self._consumer.poll(timeout_ms=50).values():
-                now = time.time()
-                self.received.extend((now, orjson.loads(r.value)) for r in records)
+    def __init__(self, bootstrap: str, topic: str, work: Path) -> None:
+        self._out = work / f"alerts-{topic}.jsonl"
+        self._log = open(work / f"alerts-{topic}.log", "ab")  # noqa: SIM115 - closed in close()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "streamer.bench.alert_watch", bootstrap, topic,
+             str(self._out)], stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while not (self._out.exists() and self._out.read_bytes().startswith(b'{"ready"')):
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self._proc.kill()
+                self._log.close()
+                raise StreamerError(f"the alert watcher did not start (see {self._log.name})")
+            time.sleep(0.05)
 
     def close(self, linger_s: float = 3.0) -> list[tuple[float, dict[str, Any]]]:
         """Keep reading for ``linger_s`` more seconds, then stop; all (received at, alert)."""
         time.sleep(linger_s)
-        self._stop.set()
-        self._thread.join(10)
-        self._consumer.close()
-        return self.received
+        alive = self._proc.poll() is None
+        self._proc.terminate()
+        self._proc.wait(10)
+        self._log.close()
+        if not alive:
+            raise StreamerError(f"the alert watcher exited {self._proc.returncode} early "
+                                f"(see {self._log.name})")
+        rows = [orjson.loads(line) for line in self._out.read_bytes().splitlines() if line]
+        return [(row["received"], row["alert"]) for row in rows if "alert" in row]
 
 
 def latency(bootstrap: str, records: Records, ids: Sequence[bytes], rate: float,
@@ -393,7 +394,7 @@ def latency(bootstrap: str, records: Records, ids: Sequence[bytes], rate: float,
     if profile is not None and w.proc is not None:
         profile(w.proc.pid)
     stamp: dict[bytes, float] = {}
-    watch = AlertWatch(bootstrap, env["STREAMER_ALERTS_TOPIC"])
+    watch = AlertWatch(bootstrap, env["STREAMER_ALERTS_TOPIC"], work)
     try:
         took = produce(bootstrap, env["STREAMER_INPUT_TOPIC"], records, rate=rate, stamp=stamp,
                        ids=ids)

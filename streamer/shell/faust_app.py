@@ -40,6 +40,7 @@ from streamer.shell.processor import (
     ClusterProcessor,
     CustomerProcessor,
     Message,
+    Send,
     wall_ms,
 )
 from streamer.shell.web import Health, web_conf
@@ -201,29 +202,37 @@ def wire(app: faust.App, s: Settings) -> None:
 
     declared: list[bool] = []  # the output topics were declared (at the first send)
 
-    async def emit(result: BatchResult, table: Any, events: dict[int, Any]) -> None:
-        # Outputs first, and only once the broker has them the states: a restart skips the
-        # events a stored state already reflects, so an alert still in flight when the worker
-        # dies after its state was stored (RocksDB writes are immediate) would never be sent.
-        # This order makes a crash re-send instead (same alert_id: at least once).
-        if result.sends and not declared:
+    async def hand_over(sends: list[Send], sent: list[Any]) -> None:
+        """Give ``sends`` to the producer (their delivery futures appended to ``sent``)."""
+        if sends and not declared:
             for topic in outputs.values():  # what Topic.send would do on its first send
                 await topic.maybe_declare()
             declared.append(True)
         # Straight to the producer (Faust's ProducerT.send: the client's send, partitioned by
         # key like Topic.send): Topic.send wraps every record in a FutureMessage, a channel hop
         # and callbacks, per record.
-        # A send or a table write does not suspend, so a batch's hundreds of them would hold
-        # the loop: it gets a turn every SLICE_S, as in the batch's processing.
+        # A send does not suspend, so a batch's hundreds of them would hold the loop: it gets
+        # a turn every SLICE_S, as in the batch's processing.
         send = app.producer.send
         turn = time.perf_counter() + SLICE_S
-        sent = []
-        for out in result.sends:
+        for out in sends:
             sent.append(await send(out.topic, out.key, out.value, None, None,
                                    out.headers or None))
             if time.perf_counter() >= turn:
                 await asyncio.sleep(0)
                 turn = time.perf_counter() + SLICE_S
+
+    async def emit(result: BatchResult, table: Any, events: dict[int, Any],
+                   handed: int = 0, sent: list[Any] | None = None) -> None:
+        # Outputs first, and only once the broker has them the states: a restart skips the
+        # events a stored state already reflects, so an alert still in flight when the worker
+        # dies after its state was stored (RocksDB writes are immediate) would never be sent.
+        # This order makes a crash re-send instead (same alert_id: at least once).
+        # ``handed``: the first sends, already given to the producer slice by slice (their
+        # futures in ``sent``).
+        sent = [] if sent is None else sent
+        await hand_over(result.sends[handed:], sent)
+        turn = time.perf_counter() + SLICE_S
         for fut in sent:
             await fut
         for key, (partition, value) in result.writes.items():
@@ -291,14 +300,19 @@ def wire(app: faust.App, s: Settings) -> None:
                 app.add_future(adopt(p))
         async with lock:
             steps = proc.process_batch_steps(messages, wall_ms(), slice_s=SLICE_S)
+            handed, sent = 0, list[Any]()
             while True:
                 try:
-                    next(steps)
+                    so_far = next(steps)
                 except StopIteration as done:
                     result: BatchResult = done.value
                     break
+                # each slice's outputs go out at once: an alert raised by the batch's first
+                # records does not wait for its last ones and their state writes
+                await hand_over(so_far.sends[handed:], sent)
+                handed = len(so_far.sends)
                 await asyncio.sleep(0)  # the event loop's turn (see SLICE_S)
-            await emit(result, states, events)
+            await emit(result, states, events, handed, sent)
         if time.monotonic() - snapshot["at"] >= s.model_snapshot_interval_s:
             snapshot["at"] = time.monotonic()
             for key, (partition, value) in proc.snapshot_populations().items():

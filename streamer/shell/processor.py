@@ -181,12 +181,16 @@ class CustomerProcessor:
     def process_batch_steps(self, messages: Iterable[Message], now_ms: int,
                             slice_s: float | None = None,
                             clock: Callable[[], float] = time.perf_counter
-                            ) -> Generator[None, None, BatchResult]:
+                            ) -> Generator[BatchResult, None, BatchResult]:
         """:meth:`process_batch` in slices: the generator yields whenever ``slice_s`` seconds of
         work have passed since it last yielded (never, with ``None``), and returns the batch's
         :class:`BatchResult`. The Faust agent gives the event loop a turn at each yield, so a
         batch of 500 events never blocks it for longer than a slice; the batch stays the unit
         of state writes (one write per changed key, after the last record).
+
+        Each yield hands over the batch's result so far: its ``sends`` only grow, so the agent
+        can give the producer the outputs of each slice as soon as the slice ends (an alert is
+        not held back until the batch's last record and its state writes).
 
         >>> p = CustomerProcessor(input_topic="in", verdicts_topic="v", feedback_topic="f",
         ...     alerts_topic="a", features_topic="x", dlq_topic="d", signals_topic="s",
@@ -204,7 +208,7 @@ class CustomerProcessor:
         d = self.driver
         for msg in messages:
             if deadline is not None and clock() >= deadline:
-                yield
+                yield result
                 deadline = clock() + slice_s  # type: ignore[operator]
             kind = self.kind_of(msg.topic)
             before = d.counters["processed"]
@@ -230,7 +234,7 @@ class CustomerProcessor:
                     self.pending.add(p)
         for key, (p, state) in d.take_writes().items():
             if deadline is not None and clock() >= deadline:
-                yield
+                yield result
                 deadline = clock() + slice_s  # type: ignore[operator]
             data = encode_state(key, state, self.counters)
             if data is not None:
@@ -362,7 +366,7 @@ class ClusterProcessor:
         self.driver.forget_partitions(partitions)
 
 
-def run_steps(steps: Generator[None, None, BatchResult]) -> BatchResult:
+def run_steps(steps: Generator[BatchResult, None, BatchResult]) -> BatchResult:
     """Run a sliced batch (:meth:`CustomerProcessor.process_batch_steps`) without yielding."""
     while True:
         try:

@@ -24,5 +24,7 @@ def test_quick_run_on_the_broker_measures_every_consumer(kafka_bootstrap: str,
         section = result[key]
         assert isinstance(section, dict) and "events_per_s" in section, key
     assert isinstance(result["latency"], list) and len(result["latency"]) == 2
+    # the alert watcher (its own process) received the alerts the paced streams raised
+    assert all(run["alerts"] > 0 and run["p99_ms"] > 0 for run in result["latency"])
     assert isinstance(result["recovery"], dict)
     assert "kill9_to_first_processed_s" in result["recovery"]

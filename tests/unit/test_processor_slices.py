@@ -56,6 +56,29 @@ def test_sliced_batches_send_and_write_what_whole_batches_do() -> None:
     assert any(s.topic == "features" for r in whole for s in r.sends)
 
 
+def test_each_slice_hands_over_a_prefix_of_the_batch_sends() -> None:
+    """The worker gives the producer each slice's outputs as the slice ends (an alert does not
+    wait for the batch's last record): what a yield shows is a prefix of the final sends, and
+    the alerts among them are there before the batch ends."""
+    proc = CustomerProcessor(**TOPICS, max_message_bytes=1_000_000)
+    ticks = iter(range(10**9))
+    steps = proc.process_batch_steps(messages()[:1000], 1_767_225_600_000, slice_s=0.5,
+                                     clock=lambda: float(next(ticks)))
+    seen: list[list[tuple[str, bytes, bytes]]] = []
+    while True:
+        try:
+            so_far = next(steps)
+        except StopIteration as done:
+            final = [(s.topic, s.key, s.value) for s in done.value.sends]
+            break
+        seen.append([(s.topic, s.key, s.value) for s in so_far.sends])
+    assert len(seen) > 100
+    for early in seen:
+        assert final[:len(early)] == early
+    alerts = [i for i, (topic, _, _) in enumerate(final) if topic == "alerts"]
+    assert alerts and any(len(early) > alerts[0] for early in seen[:-1])
+
+
 def test_run_steps_is_process_batch() -> None:
     proc = CustomerProcessor(**TOPICS, max_message_bytes=1_000_000)
     result = run_steps(proc.process_batch_steps(messages()[:50], 1_767_225_600_000))
