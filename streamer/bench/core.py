@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import gc
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -214,15 +218,44 @@ def state_per_customer(engine: Engine, counts: Sequence[int]) -> dict[str, Any]:
         "population_bytes": len(codec.encode(engine.population)),
         "rss": {},
     }
-    for count in counts:
-        gc.collect()
-        before = rss_bytes()
-        held = [codec.decode(blobs[i % len(blobs)]) for i in range(count)]
-        gc.collect()
-        after = rss_bytes()
-        out["rss"][str(count)] = {"customers": count, "rss_delta_bytes": after - before,
-                                  "rss_bytes_per_customer": (after - before) / count,
-                                  "encoded_bytes_total": sum(sizes[i % len(sizes)]
-                                                             for i in range(count))}
-        del held
+    # Each count is held by a fresh process: in this one, the heap the replays freed would be
+    # reused, and the held states would hardly move its RSS.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "states.bin"
+        path.write_bytes(b"".join(len(b).to_bytes(4, "big") + b for b in blobs))
+        for count in counts:
+            delta = _held_rss(path, count)
+            out["rss"][str(count)] = {"customers": count, "rss_delta_bytes": delta,
+                                      "rss_bytes_per_customer": delta / count,
+                                      "encoded_bytes_total": sum(sizes[i % len(sizes)]
+                                                                 for i in range(count))}
     return out
+
+
+def _held_rss(path: Path, count: int) -> int:
+    """RSS growth of a fresh process that decodes and holds ``count`` of the states in
+    ``path`` (cycled), from :func:`hold_states_main`."""
+    code = "import sys; from streamer.bench.core import hold_states_main; hold_states_main()"
+    done = subprocess.run([sys.executable, "-c", code, str(path), str(count)],
+                          capture_output=True, text=True, timeout=600, check=True)
+    return int(done.stdout.split()[-1])
+
+
+def hold_states_main() -> None:
+    """Child of :func:`_held_rss`: argv is the states file and the count; prints the RSS
+    growth in bytes from before decoding to holding them all."""
+    path, count = Path(sys.argv[1]), int(sys.argv[2])
+    data = path.read_bytes()
+    blobs, i = [], 0
+    while i < len(data):
+        n = int.from_bytes(data[i:i + 4], "big")
+        blobs.append(data[i + 4:i + 4 + n])
+        i += 4 + n
+    del data
+    codec.decode(blobs[0])  # what the first decode loads is not the states' memory
+    gc.collect()
+    before = rss_bytes()
+    held = [codec.decode(blobs[j % len(blobs)]) for j in range(count)]
+    gc.collect()
+    grown = rss_bytes() - before  # with every state still held
+    print(grown if held else 0)
