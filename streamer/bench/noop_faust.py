@@ -35,4 +35,18 @@ async def noop(stream: Any) -> None:
 
 
 if __name__ == "__main__":
-    app.main()
+    import sys
+
+    from faust import Worker
+
+    from streamer.shell import faust_compat
+    from streamer.shell.worker import SWITCH_INTERVAL_S
+
+    # Run as the streamer worker runs (streamer.shell.worker), so the ceiling is Faust's best:
+    # without the start-up spinner, which leaves the root logger at DEBUG for the life of the
+    # process (a log record built for every message fetched), and with the same switch
+    # interval. Arguments: ``worker -l LEVEL`` (as ``faust worker`` takes them).
+    level = sys.argv[sys.argv.index("-l") + 1] if "-l" in sys.argv else "warn"
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    faust_compat._install_fetch_wait()
+    faust_compat.without_spinner(Worker(app, loglevel=level, quiet=True)).execute_from_commandline()

@@ -20,7 +20,6 @@ a lock keeps the timer round of :func:`wire`'s ``fire_pending`` from running bet
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from collections.abc import Coroutine
@@ -34,7 +33,7 @@ from streamer.settings import Settings
 from streamer.shell import faust_compat
 from streamer.shell.dashboard import OpsView
 from streamer.shell.faust_compat import as_current_event
-from streamer.shell.metrics import Metrics
+from streamer.shell.metrics import Metrics, freeze_start_up
 from streamer.shell.processor import (
     BatchResult,
     ClusterProcessor,
@@ -282,11 +281,7 @@ def wire(app: faust.App, s: Settings) -> None:
     async def detect_batch(batch: list[Any]) -> None:
         health.begin("detect")
         started = time.monotonic()
-        if not gc.get_freeze_count():
-            # What start-up built (modules, the app, its tables and consumers) lives as long
-            # as the worker: moved out of the collector's generations, a full collection (it
-            # holds the loop) no longer walks it. Refcounting still frees what is dropped.
-            gc.freeze()
+        freeze_start_up()  # once: start-up's objects out of the collector's way
         if s.test_wedge_after and health.batches >= s.test_wedge_after:
             await asyncio.Event().wait()  # TEST ONLY (STREAMER_TEST_WEDGE_AFTER)
         messages = [_message(ev) for ev in batch]

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import hmac
 import logging
 import threading
@@ -26,6 +25,7 @@ from streamer.shell.metrics import (
     Metrics,
     consumer_lags,
     directory_bytes,
+    frozen_objects,
     measure_loop_lag,
     watch_gc,
 )
@@ -368,7 +368,7 @@ def register_pages(app: Any, proc: Any, states: Any, health: Health, *,
                      "event_loop_lag_window_s": LOOP_WINDOW_S,
                      "gc_pause_max_s": round(metrics.gc_pause_max(), 4),
                      "event_loop_stalls": loopwatch.stalls,
-                     "gc_frozen_objects": gc.get_freeze_count(), **proc.stats(),
+                     "gc_frozen_objects": frozen_objects(), **proc.stats(),
                      "faust_consumer_patch": faust_compat.consumer_patch_installed(),
                      **proc.quality.snapshot()})
 

@@ -116,6 +116,37 @@ def test_resumed_replay_gives_the_same_alerts_and_features() -> None:
     assert codec.encode(whole.population) == codec.encode(restored.population)
 
 
+def test_customer_states_are_stored_unpacked_and_checksummed() -> None:
+    """A customer state's record is not zlib-compressed (the worker encodes every changed state
+    once per batch, and zlib was most of that cost) but carries a CRC-32: any flipped bit is
+    refused, as zlib's own checksum refused it before. Records written before the checksum
+    (flags 0) still decode; large records (a busy token's members) are still compressed."""
+    eng = _restored_engine()
+    states = list(eng.customers.values())
+    assert states
+    for state in states[:40]:
+        data = codec.encode(state)
+        assert data[6] == codec.FLAG_CRC32 and len(data) <= codec.SIZE_LIMITS[CustomerState]
+        assert codec.encode(codec.decode(data, CustomerState)) == data
+        for i in range(codec.HEADER, len(data), max(1, len(data) // 50)):
+            flipped = bytearray(data)
+            flipped[i] ^= 1 << (i % 8)
+            with pytest.raises(StateCodecError):
+                codec.decode(bytes(flipped))
+        legacy = data[:6] + b"\x00" + data[codec.HEADER:-4]
+        assert codec.encode(codec.decode(legacy, CustomerState)) == data
+    both = data[:6] + bytes((codec.FLAG_ZLIB | codec.FLAG_CRC32,)) + data[codec.HEADER:]
+    with pytest.raises(StateCodecError, match="flags"):
+        codec.decode(both)
+    crowd = TokenState()  # a token shared by 400 accounts: a large record, compressed
+    for i in range(400):
+        step_token(crowd, ClusterSignal("t:x", "tls_fingerprint", f"cus_{i:05d}",
+                                        T0 + i * 1000, f"e{i}", 10, 0.2, 0.5))
+    packed = codec.encode(crowd)
+    assert packed[6] == codec.FLAG_ZLIB
+    assert codec.encode(codec.decode(packed, TokenState)) == packed
+
+
 def test_every_stored_kind_is_storable() -> None:
     """Contract for whoever adds a field: every field type of every stored state is supported."""
     for cls in codec.KINDS.values():
@@ -291,6 +322,8 @@ def test_truncations_and_bit_flips(record: bytes, data: st.DataObject) -> None:
 
 def _body(record: bytes) -> Any:
     body = record[codec.HEADER:]
+    if record[6] & codec.FLAG_CRC32:
+        body = body[:-4]
     return msgspec.msgpack.decode(zlib.decompress(body) if record[6] & 1 else body)
 
 
