@@ -42,6 +42,10 @@ def throughput_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+#: A run shorter than the worker's lag window after start-up has no steady-state sample.
+_NO_LAG = "no sample (the run ended within the worker's 10 s lag window after start-up)"
+
+
 def other_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     for lat in result.get("latency", []):
@@ -61,9 +65,11 @@ def other_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
                      "100 ms): wall / of which the loop's thread was running",
                      ", ".join(f"{name} {sec['loop_lag_max_ms']:,.0f} / "
                                f"{sec.get('loop_lag_on_cpu_max_ms', 0):,.0f} ms"
+                               if sec.get("loop_lag_samples", 1) else f"{name} {_NO_LAG}"
                                for name, sec in loops)))
         rows.append(("longest garbage collection in the worker, same runs (`/stats`)",
                      ", ".join(f"{name} {sec.get('gc_pause_max_ms', 0):,.0f} ms"
+                               if sec.get("loop_lag_samples", 1) else f"{name} {_NO_LAG}"
                                for name, sec in loops)))
     state = result.get("state") or {}
     if state:
