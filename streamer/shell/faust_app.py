@@ -295,7 +295,8 @@ def wire(app: faust.App, s: Settings) -> None:
                 app.add_future(adopt(p))
         async with lock:
             steps = proc.process_batch_steps(messages, wall_ms(), slice_s=SLICE_S)
-            handed, sent = 0, list[Any]()
+            handed = 0
+            sent: list[Any] = []
             while True:
                 try:
                     so_far = next(steps)
