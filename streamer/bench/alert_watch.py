@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Any
 
 import orjson
 
@@ -23,26 +24,24 @@ def main(argv: list[str]) -> None:
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
                              auto_offset_reset="earliest", fetch_max_wait_ms=20)
     with open(out, "ab") as f:
-        # ready once the topic's partitions are assigned (or after 10 s, if it has none yet):
-        # the bench starts producing only then, so no alert is stamped late by our start-up
-        deadline = time.monotonic() + 10
-        pending = []
-        while not consumer.assignment() and time.monotonic() < deadline:
-            pending.extend(consumer.poll(timeout_ms=50).values())
-        f.write(b'{"ready": true}\n')
-        f.flush()
-        for records in pending:  # none: nothing is produced before ready
+
+        def write(batches: Any) -> None:
             now = time.time()
-            for r in records:
-                f.write(orjson.dumps({"received": now, "alert": orjson.loads(r.value)}) + b"\n")
-        while True:  # until the bench terminates it
-            for records in consumer.poll(timeout_ms=50).values():
-                now = time.time()
+            for records in batches:
                 for r in records:
                     f.write(orjson.dumps({"received": now, "alert": orjson.loads(r.value)})
                             + b"\n")
-                f.flush()
+            f.flush()
 
+        # ready once the topic's partitions are assigned (or after 10 s, if it has none yet):
+        # the bench starts producing only then, so no alert is stamped late by our start-up
+        deadline = time.monotonic() + 10
+        while not consumer.assignment() and time.monotonic() < deadline:
+            write(consumer.poll(timeout_ms=50).values())  # nothing yet: the topic is fresh
+        f.write(b'{"ready": true}\n')
+        f.flush()
+        while True:  # until the bench terminates it
+            write(consumer.poll(timeout_ms=50).values())
 
 if __name__ == "__main__":  # pragma: no cover - run by streamer.bench.broker.AlertWatch
     main(sys.argv[1:])

@@ -123,33 +123,25 @@ def step_costs(events: Sequence[InferenceEvent], engine: Engine,
 BATCH = 500
 
 
-def _batched_replay(events: Sequence[InferenceEvent], batch: int) -> float:
-    """CPU seconds of a fresh replay that prefetches each batch's prompt features."""
+def _replay(events: Sequence[InferenceEvent], batch: int | None = None
+            ) -> tuple[Engine, float, float]:
+    """A fresh :class:`Engine` (and an emptied prompt cache) through ``events``: the engine,
+    CPU and wall seconds. With ``batch``, each batch's prompt features are prefetched together
+    first (as a shell taking batches can: :func:`prefetch_prompts`)."""
     engine = Engine()
     prompt_cache_clear()
     gc.collect()
+    t_wall = time.perf_counter()
     t0 = time.process_time()
-    for i in range(0, len(events), batch):
-        chunk = events[i:i + batch]
-        prefetch_prompts([e.prompt for e in chunk if e.prompt])
+    step = batch or max(1, len(events))
+    for i in range(0, len(events), step):
+        chunk = events[i:i + step]
+        if batch:
+            prefetch_prompts([e.prompt for e in chunk if e.prompt])
         for ev in chunk:
             engine.process(ev)
     engine.finish()
-    return time.process_time() - t0
-
-
-def _warm_up(limit: int, scenario: str) -> float:
-    """Replay the first ``limit`` events of another seed's stream of ``scenario`` through a
-    throwaway :class:`Engine`; its events/s (CPU time), the core's cold figure."""
-    events = [decode_event(orjson.dumps(e)) for e in scenario_events(scenario, 1)[:limit]]
-    engine = Engine()
-    prompt_cache_clear()
-    gc.collect()
-    t0 = time.process_time()
-    for ev in events:
-        engine.process(ev)
-    engine.finish()
-    return len(events) / max(1e-9, time.process_time() - t0)
+    return engine, time.process_time() - t0, time.perf_counter() - t_wall
 
 
 def offline_core(limit: int, scenario: str = "day") -> dict[str, Any]:
@@ -164,20 +156,13 @@ def offline_core(limit: int, scenario: str = "day") -> dict[str, Any]:
     raw = [v for _, v in encoded_events(limit, scenario)]
     decode_s = _cpu(lambda: [decode_event(r) for r in raw])
     events = [decode_event(r) for r in raw]
-    cold = _warm_up(limit, scenario)
-    engine = Engine()
-    prompt_cache_clear()
-    gc.collect()
-    t_wall = time.perf_counter()
-    t0 = time.process_time()
-    for ev in events:
-        engine.process(ev)
-    engine.finish()
-    replay_s = time.process_time() - t0
-    wall_s = time.perf_counter() - t_wall
+    # the warm-up: another seed's stream, through a throwaway engine (the cold figure)
+    other = [decode_event(orjson.dumps(e)) for e in scenario_events(scenario, 1)[:limit]]
+    _, other_s, _ = _replay(other)
+    engine, replay_s, wall_s = _replay(events)
     n = len(events)
     cache = prompt_cache_stats()
-    batched_s = _batched_replay(events, BATCH)
+    _, batched_s, _ = _replay(events, BATCH)
     return {
         "scenario": scenario,
         "events": n,
@@ -186,7 +171,7 @@ def offline_core(limit: int, scenario: str = "day") -> dict[str, Any]:
         "decode_events_per_s": n / decode_s,
         "events_per_s": n / replay_s,
         "events_per_s_wall": n / wall_s,
-        "events_per_s_cold": cold,
+        "events_per_s_cold": len(other) / max(1e-9, other_s),
         "us_per_event": replay_s / n * 1e6,
         "cost_vs_decode": replay_s / decode_s,
         "prompt_cache_hit_rate": cache["hits"] / max(1, cache["hits"] + cache["misses"]),
@@ -238,7 +223,7 @@ def _held_rss(path: Path, count: int) -> int:
     code = "import sys; from streamer.bench.core import hold_states_main; hold_states_main()"
     done = subprocess.run([sys.executable, "-c", code, str(path), str(count)],
                           capture_output=True, text=True, timeout=600, check=True)
-    return int(done.stdout.split()[-1])
+    return int(done.stdout.split()[0])
 
 
 def hold_states_main() -> None:
@@ -257,5 +242,4 @@ def hold_states_main() -> None:
     before = rss_bytes()
     held = [codec.decode(blobs[j % len(blobs)]) for j in range(count)]
     gc.collect()
-    grown = rss_bytes() - before  # with every state still held
-    print(grown if held else 0)
+    print(rss_bytes() - before, len(held))  # measured with every state still held

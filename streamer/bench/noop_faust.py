@@ -48,5 +48,5 @@ if __name__ == "__main__":
     # interval. Arguments: ``worker -l LEVEL`` (as ``faust worker`` takes them).
     level = sys.argv[sys.argv.index("-l") + 1] if "-l" in sys.argv else "warn"
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    faust_compat._install_fetch_wait()
+    faust_compat.install_fetch_wait()
     faust_compat.without_spinner(Worker(app, loglevel=level, quiet=True)).execute_from_commandline()
