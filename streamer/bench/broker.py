@@ -325,6 +325,8 @@ def stop_all(result: dict[str, Any], bootstrap: str) -> None:
 def recovery(bootstrap: str, result: dict[str, Any], records: Records, work: Path
              ) -> dict[str, Any]:
     """kill -9 the worker of ``result``, produce more, restart: seconds to first processed."""
+    if not records:
+        raise StreamerError("recovery needs events to produce after the kill")
     env = result["_env"]
     old: WorkerProcess = result["_workers"][0]
     old.kill()
