@@ -47,6 +47,7 @@ streamer.errors.InvalidEvent: missing_field: required field 'ts' is missing
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -84,7 +85,7 @@ _SYSTEM_ROLES = frozenset({"system", "developer"})
 Drops = list[tuple[str, str]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClientInfo:
     ip: str | None = None
     asn: str | None = None
@@ -92,7 +93,7 @@ class ClientInfo:
     tls_fingerprint: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AccountInfo:
     created_at_ms: int | None = None
     payment_fingerprint: str | None = None
@@ -100,9 +101,13 @@ class AccountInfo:
     signup_channel: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InferenceEvent:
     """One validated inference request/response, as the core sees it.
+
+    Read-only by convention, not frozen: a frozen dataclass's ``__init__`` sets each of its
+    28 fields through ``object.__setattr__``, which cost 4 µs of the 10 µs an event's decode
+    takes (this record, :class:`ClientInfo` and :class:`AccountInfo` alike).
 
     ``prompt`` is raw user text; it lives only in memory (fingerprints and markers are computed
     from it) and no output of the core ever contains it. ``repr`` hides it too.
@@ -175,6 +180,43 @@ def _numeric_string(value: str) -> int | float | None:
     return None
 
 
+#: the common shape gateways write: UTC, whole seconds or milliseconds (2026-03-01T12:00:00.250Z)
+_UTC_MS = re.compile(r"(\d{4}-\d\d-\d\dT\d\d):(\d\d):(\d\d)(?:\.(\d{3}))?Z", re.ASCII)
+#: epoch ms of each hour seen (``2026-03-01T12``): a memo, emptied when full
+_HOURS: dict[str, int] = {}
+_HOURS_CAP = 4096
+
+
+def _utc_ms(value: str) -> int | None:
+    """:func:`parse_ts` of a time in :data:`_UTC_MS`'s shape, else ``None`` (the general parse).
+
+    The same integer as the general parse, in a third of its time: the hour's start comes
+    from :data:`_HOURS`, minutes, seconds and milliseconds are added exactly.
+
+    >>> _utc_ms("2026-03-01T12:00:00.250Z"), _utc_ms("2026-03-01T12:00:00.25Z")
+    (1772366400250, None)
+    """
+    m = _UTC_MS.fullmatch(value)
+    if m is None:
+        return None
+    hour, minutes, seconds, millis = m.groups()
+    base = _HOURS.get(hour)
+    if base is None:
+        try:
+            base = round(datetime.fromisoformat(hour + ":00:00+00:00").timestamp() * 1000)
+        except ValueError:
+            return None
+        if not _MIN_TS_MS <= base <= _MAX_TS_MS - 3_600_000:
+            return None
+        if len(_HOURS) >= _HOURS_CAP:
+            _HOURS.clear()
+        _HOURS[hour] = base
+    mi, se = int(minutes), int(seconds)
+    if mi > 59 or se > 59:
+        return None
+    return base + mi * 60_000 + se * 1000 + (int(millis) if millis else 0)
+
+
 def parse_ts(value: Any, name: str = "ts") -> int:
     """Event time to epoch milliseconds: RFC 3339 with offset, or an epoch number.
 
@@ -195,6 +237,9 @@ def parse_ts(value: Any, name: str = "ts") -> int:
     if isinstance(value, int | float):
         ms = epoch_to_ms(value, name)
     elif isinstance(value, str):
+        utc = _utc_ms(value)
+        if utc is not None:
+            return utc
         number = _numeric_string(value)
         if number is not None:
             ms = epoch_to_ms(number, name)
@@ -560,6 +605,18 @@ def decode_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES,
     default) recognises each message's shape, ``native`` is this module's contract, the others
     adapt a gateway's log record to it (:mod:`streamer.core.formats`).
     """
+    if len(raw) <= max_bytes and (input_format == "auto" or input_format == "native"):
+        event = fast_event(raw)  # canonical native forms: one typed pass, the same result
+        if event is not None:
+            return event
+    return decode_general(raw, max_bytes=max_bytes, input_format=input_format)
+
+
+def decode_general(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES,
+                   input_format: str = "auto") -> InferenceEvent:
+    """:func:`decode_event` without the typed fast path (:mod:`streamer.core.typed_decode`):
+    parse to a dict, adapt, validate field by field. The reference the fast path is tested
+    against."""
     obj = parse_message(raw, max_bytes=max_bytes)
     if input_format == "native":
         return event_from_dict(obj)
@@ -636,3 +693,7 @@ def event_from_dict(obj: dict[str, Any], adapter_drops: Drops | None = None) -> 
         status_code=status_code,
         dropped=tuple(drops),
     )
+
+
+# The typed fast path imports this module's types, so it is imported once they exist.
+from streamer.core.typed_decode import fast_event  # noqa: E402
