@@ -117,6 +117,33 @@ static PyObject *simhash_tokens(PyObject *self, PyObject *arg) {
  * pure-Python path gets from fingerprints.word_bytes: the tokens ([a-z0-9']+ with every run of
  * digits one "0", at most `limit`), their SimHash, their count, and the first and the last
  * `edge` tokens joined by spaces (the template wrapper). No token object is made. */
+/* ascii_stand_in(text): each non-ASCII character replaced by an ASCII one of the same class
+ * of Python's str regexes: \d -> "0", else \s -> "\x1c", else \w -> "Z", else "\x01". sre's
+ * Unicode categories are exactly these tests: \d is Py_UNICODE_ISDECIMAL, \s
+ * Py_UNICODE_ISSPACE, \w Py_UNICODE_ISALNUM or "_". The twin: markers.py_ascii_stand_in. */
+static PyObject *ascii_stand_in(PyObject *self, PyObject *text) {
+    (void)self;
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "ascii_stand_in: str expected");
+        return NULL;
+    }
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    PyObject *out = PyUnicode_New(len, 127);
+    if (out == NULL) return NULL;
+    Py_UCS1 *dst = PyUnicode_1BYTE_DATA(out);
+    for (Py_ssize_t i = 0; i < len; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 0x80) dst[i] = (Py_UCS1)c;
+        else if (Py_UNICODE_ISDECIMAL(c)) dst[i] = '0';
+        else if (Py_UNICODE_ISSPACE(c)) dst[i] = 0x1c;
+        else if (Py_UNICODE_ISALNUM(c)) dst[i] = 'Z';
+        else dst[i] = 0x01;
+    }
+    return out;
+}
+
 static PyObject *ascii_fingerprint(PyObject *self, PyObject *args) {
     (void)self;
     const unsigned char *p;
@@ -874,6 +901,8 @@ static PyMethodDef methods[] = {
      "Signal values clamped to their limits, in the limits' order."},
     {"bump", (PyCFunction)(void (*)(void))bump, METH_FASTCALL,
      "Count one more of key in a capped dict of counts; the count before."},
+    {"ascii_stand_in", ascii_stand_in, METH_O,
+     "Non-ASCII characters as ASCII ones of the same regex class."},
     {"ascii_fingerprint", ascii_fingerprint, METH_VARARGS,
      "SimHash, token count and joined edge tokens of lower-cased ASCII text."},
     {"p2_update", p2_update, METH_VARARGS,

@@ -306,6 +306,7 @@ rounded: Callable[[dict[str, float], int], dict[str, float]]
 try:
     from streamer.core import _kernels  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - built without a C compiler
+    _kernels = None
     NATIVE = False
     simhash_tokens, nearest_distance, hst_score, hst_learn, p2_update = (
         py_simhash_tokens, py_nearest_distance, py_hst_score, py_hst_learn, py_p2_update)
@@ -323,3 +324,10 @@ else:
         _kernels.contributions, _kernels.entropy, _kernels.scale, _kernels.ew_fold,
         _kernels.clamped)
     divided, count_above, rounded = _kernels.divided, _kernels.count_above, _kernels.rounded
+
+
+def native_kernel(name: str, twin: Callable[..., Any]) -> Callable[..., Any]:
+    """The C kernel ``name`` where the extension is built, else its pure-Python ``twin`` (for
+    kernels whose twin lives beside its callers, as :func:`streamer.core.markers.py_ascii_stand_in`
+    does)."""
+    return getattr(_kernels, name) if NATIVE else twin

@@ -62,11 +62,13 @@ PromptMarkers(cot=False, rubric=False, self_instruct=False, topic='food')
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import re2
+
+from streamer.core.kernels import native_kernel
 
 # --- building blocks of the plain parts ----------------------------------------------------
 
@@ -958,13 +960,19 @@ class _StandIns(dict[int, str]):
 _STAND_INS = _StandIns()
 
 
-def ascii_stand_in(lowered: str) -> str:
+def py_ascii_stand_in(lowered: str) -> str:
     """``lowered`` with each non-ASCII character replaced by an ASCII one of the same regex class.
 
-    >>> ascii_stand_in("café ١٢ x\u00a0y —") == "cafZ 00 x" + chr(0x1C) + "y " + chr(1)
+    The definition; :func:`ascii_stand_in` is the C kernel where it is built (a tenth of the
+    cost: this one was 17 µs of a 960-character non-English prompt).
+
+    >>> py_ascii_stand_in("café ١٢ x\u00a0y —") == "cafZ 00 x" + chr(0x1C) + "y " + chr(1)
     True
     """
     return _NON_ASCII_RUN.sub(lambda m: m.group().translate(_STAND_INS), lowered)
+
+
+ascii_stand_in: Callable[[str], str] = native_kernel("ascii_stand_in", py_ascii_stand_in)
 
 
 def utf8(lowered: str) -> bytes:

@@ -472,3 +472,15 @@ def test_long_prompts_take_their_wrapper_from_both_ends_as_the_token_path(body: 
         want = fingerprints._signatures_of(fingerprints._template_tokens(text))
         assert fingerprints.prompt_fingerprint(text)[1:] == want
         assert fingerprints.template_signatures(text) == want
+
+
+def test_ascii_stand_ins_of_every_code_point_equal_the_regex_definition() -> None:
+    from streamer.core.markers import ascii_stand_in, py_ascii_stand_in
+
+    every = "".join(map(chr, range(0x110000)))  # lone surrogates included
+    for start in range(0, len(every), 0x10000):
+        chunk = every[start:start + 0x10000]
+        assert ascii_stand_in(chunk) == py_ascii_stand_in(chunk), hex(start)
+    assert ascii_stand_in("") == "" and ascii_stand_in("abc") == "abc"
+    with pytest.raises(TypeError):
+        ascii_stand_in(b"bytes")  # type: ignore[arg-type]
