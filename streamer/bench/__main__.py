@@ -41,8 +41,28 @@ def _section(result: dict[str, Any], name: str, fn: Callable[[], Any]) -> Any:
     return value
 
 
+def _keep(runs: list[dict[str, Any]], run: dict[str, Any] | None) -> None:
+    if run:
+        runs.append(run)
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median events/s (the lower middle of an even count), its private
+    ``_`` keys left out, with every round's events/s beside it.
+
+    >>> _median_run([{"events_per_s": 3.0}, {"events_per_s": 1.0, "_x": 0},
+    ...              {"events_per_s": 2.0}])
+    {'events_per_s': 2.0, 'rounds_events_per_s': [3.0, 1.0, 2.0]}
+    """
+    ordered = sorted(runs, key=lambda r: float(r["events_per_s"]))
+    middle = ordered[(len(ordered) - 1) // 2]
+    return {**{k: v for k, v in middle.items() if not k.startswith("_")},
+            "rounds_events_per_s": [r["events_per_s"] for r in runs]}
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     quick = args.quick
+    rounds = max(1, args.rounds or (1 if quick else 3))
     n = args.events or (3_000 if quick else 60_000)
     n_worker = min(n, args.worker_events or (2_000 if quick else 30_000))
     load = os.getloadavg()[0]
@@ -55,6 +75,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if unknown:
         raise SystemExit(f"--only: unknown part(s) {sorted(unknown)}; parts: {', '.join(PARTS)}")
     result["parts"] = sorted(parts, key=PARTS.index)
+    result["rounds"] = rounds
     off = _section(result, "offline core",
                    lambda: offline_core(args.offline_events or n, args.scenario)
                    ) if "offline" in parts else None
@@ -90,17 +111,36 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         topic = broker.fresh("ceilings")
         broker.create_topic(bootstrap, topic)
         broker.produce(bootstrap, topic, records)
-        if "ceilings" in parts:
-            result["raw"] = _section(result, "raw aiokafka ceiling",
-                                     lambda: broker.raw_ceiling(bootstrap, topic, n))
-            result["faust_noop"] = _section(
-                result, "no-op Faust agent", lambda: broker.run_child(
-                    "streamer.bench.noop_faust", bootstrap, topic, n, work, timeout,
-                    "worker", "-l", "warn"))
-        if "quix" in parts:
-            result["quix"] = _section(result, "Quix Streams peer", lambda: broker.run_child(
-                "streamer.bench.quix_app", bootstrap, topic, n_worker, work, timeout,
-                extra={"BENCH_ALERTS_TOPIC": broker.fresh("quix-alerts")}))
+        # The throughput runs, interleaved in rounds (raw, no-op, Quix, worker; again): on a
+        # shared machine the speed drifts over minutes, and a consumer measured alone in a slow
+        # minute would take the drift for its own cost. Each figure is its median over the
+        # rounds; the ratios are taken between the medians.
+        runs: dict[str, list[dict[str, Any]]] = {k: [] for k in ("raw", "faust_noop", "quix",
+                                                                 "worker")}
+        w: dict[str, Any] | None = None
+        for r in range(rounds):
+            tag = f" (round {r + 1} of {rounds})" if rounds > 1 else ""
+            if "ceilings" in parts:
+                _keep(runs["raw"], _section(result, "raw aiokafka ceiling" + tag,
+                                            lambda: broker.raw_ceiling(bootstrap, topic, n)))
+                _keep(runs["faust_noop"], _section(
+                    result, "no-op Faust agent" + tag, lambda: broker.run_child(
+                        "streamer.bench.noop_faust", bootstrap, topic, n, work, timeout,
+                        "worker", "-l", "warn")))
+            if "quix" in parts:
+                _keep(runs["quix"], _section(
+                    result, "Quix Streams peer" + tag, lambda: broker.run_child(
+                        "streamer.bench.quix_app", bootstrap, topic, n_worker, work, timeout,
+                        extra={"BENCH_ALERTS_TOPIC": broker.fresh("quix-alerts")})))
+            if "worker" in parts:
+                if w is not None:  # the last round's worker stays up: the recovery kills it
+                    broker.stop_all(w, bootstrap)
+                w = _section(result, "streamer worker" + tag, lambda: broker.worker_throughput(
+                    bootstrap, records[:n_worker], work, timeout_s=timeout))
+                _keep(runs["worker"], w)
+        for key, done in runs.items():
+            if done:
+                result[key] = _median_run(done)
         delete_topics(bootstrap, [topic])
 
         spy: list[Any] = []
@@ -117,10 +157,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             spy.append(hotspots.record(pid, out / "worker-flamegraph.svg", secs, "flamegraph"))
             spy.append(hotspots.record(pid, out / "worker-stacks.txt", secs, "raw"))
 
-        w = _section(result, "streamer worker", lambda: broker.worker_throughput(
-            bootstrap, records[:n_worker], work, timeout_s=timeout)) if "worker" in parts else None
         if w:
-            result["worker"] = {k: v for k, v in w.items() if not k.startswith("_")}
             more = records[n_worker: n_worker + n_after_kill]
             if "recovery" in parts:
                 result["recovery"] = _section(result, "recovery after kill -9",
@@ -180,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="reports/bench")
     parser.add_argument("--readme", default="", help="splice the table into this README")
     parser.add_argument("--no-py-spy", action="store_true")
+    parser.add_argument("--rounds", type=int, default=0,
+                        help="interleaved rounds of the throughput runs (default 3; --quick 1)")
     parser.add_argument("--only", default="",
                         help="comma-separated parts to run (default: all): " + ",".join(PARTS))
     args = parser.parse_args(argv)

@@ -99,3 +99,22 @@ def test_bench_starts_the_local_broker_unless_one_is_configured(monkeypatch: pyt
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "broker1:9092")
     assert _broker_choice(monkeypatch, [], tmp_path) == ([], "broker1:9092")
     assert _broker_choice(monkeypatch, ["--bootstrap", "b2:9092"], tmp_path) == ([], "b2:9092")
+
+
+def test_interleaved_rounds_report_medians_and_each_rounds_ratio() -> None:
+    from streamer.bench import report
+    from streamer.bench.__main__ import _median_run
+
+    noop = _median_run([{"events_per_s": r} for r in (5000.0, 4000.0, 6000.0)])
+    worker = _median_run([{"events_per_s": r, "_workers": []} for r in (2000.0, 1000.0, 2600.0)])
+    result = {"rounds": 3, "raw": {"events_per_s": 50_000.0}, "faust_noop": noop,
+              "worker": worker}
+    assert noop["events_per_s"] == 5000.0 and worker["events_per_s"] == 2000.0
+    assert "_workers" not in worker
+    rows = dict(report.throughput_rows(result)[i][:2] for i in range(3))
+    assert rows[report.CONSUMERS[2][1]] == "2,000"
+    label, cells = report.rounds_row(result) or ("", "")
+    assert "3 interleaved rounds" in label
+    assert "2: 4,000 / 1,000 / —, worker ÷ no-op 0.25" in cells
+    assert report.rounds_row({"worker": {"events_per_s": 1.0}}) is None
+    assert "3 interleaved rounds" in report.markdown(result)
