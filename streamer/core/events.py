@@ -434,7 +434,9 @@ def classify_status(value: Any) -> tuple[str | None, int | None, str | None]:
     return ("ok" if value < 400 else "error"), value, None
 
 
-def _status(obj: dict[str, Any], drops: Drops) -> tuple[str | None, int | None]:
+def status_of(obj: dict[str, Any], drops: Drops) -> tuple[str | None, int | None]:
+    """``(status, status_code)`` of an event's ``status`` and ``status_code`` fields; a value
+    that cannot be read is dropped (appended to ``drops``)."""
     value = obj.get("status")
     code_value = obj.get("status_code")
     status: str | None = None
@@ -649,7 +651,7 @@ def event_from_dict(obj: dict[str, Any], adapter_drops: Drops | None = None) -> 
     client = _object(obj, "client", drops)
     account = _object(obj, "account", drops)
     logprobs, top_logprobs = _logprobs(obj, drops)
-    status, status_code = _status(obj, drops)
+    status, status_code = status_of(obj, drops)
     return InferenceEvent(
         event_id=event_id,
         ts_ms=ts_ms,

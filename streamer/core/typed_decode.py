@@ -32,9 +32,10 @@ import msgspec
 from streamer.core.events import (
     AccountInfo,
     ClientInfo,
+    Drops,
     InferenceEvent,
-    classify_status,
     parse_ts,
+    status_of,
 )
 from streamer.errors import InvalidEvent
 
@@ -111,25 +112,6 @@ class _Native(msgspec.Struct):
 _DECODER = msgspec.json.Decoder(_Native)
 
 
-def _status(value: str | int | None, code_value: int | None) -> tuple[str | None, int | None]:
-    """``(status, status_code)``; raises :class:`LookupError` where a value must be dropped."""
-    status: str | None = None
-    code: int | None = None
-    if value == "ok":
-        status = "ok"
-    elif value is not None:
-        status, code, reason = classify_status(value)
-        if reason:
-            raise LookupError
-    if code_value is not None:
-        s2, c2, reason = classify_status(code_value)
-        if reason or c2 is None:
-            raise LookupError
-        code = c2
-        status = status or s2
-    return status, code
-
-
 def fast_event(raw: bytes) -> InferenceEvent | None:
     """The event of a canonical native message, or ``None``: the general path decides."""
     try:
@@ -144,7 +126,11 @@ def fast_event(raw: bytes) -> InferenceEvent | None:
             customer_id = str(m.customer_id)
         else:
             return None
-        status, status_code = _status(m.status, m.status_code)
+        drops: Drops = []
+        status, status_code = status_of({"status": m.status, "status_code": m.status_code},
+                                        drops)
+        if drops:
+            return None
         logit_bias_count = m.logit_bias_count
         if logit_bias_count is None and m.logit_bias is not None:
             logit_bias_count = len(m.logit_bias)
@@ -164,7 +150,7 @@ def fast_event(raw: bytes) -> InferenceEvent | None:
             asn = str(asn_value)
         else:
             return None
-    except (InvalidEvent, LookupError, ValueError):
+    except (InvalidEvent, ValueError):
         return None
     return InferenceEvent(
         event_id=m.event_id,
