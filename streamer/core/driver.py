@@ -297,9 +297,17 @@ class Driver:
             # (it then reflects it). Anything else was never processed, even below the
             # customer's last offset: handed over late, or skipped by a process that died
             # before fetching it again (see streamer.core.ledger).
-            if offset in part.ledger or offset in st.handled:
+            if offset in part.ledger:
+                self.counters["replayed"] += 1
+                return []
+            if offset in st.handled:
+                # Written again although unchanged: the state read back may be the local
+                # store's, ahead of the changelog (a kill -9 between the store's write and the
+                # changelog's flush leaves the input uncommitted). Without the rewrite the
+                # changelog, from which any other worker recovers, never gets it.
                 self.counters["replayed"] += 1
                 self._handled(part, offset)
+                self._touch(cid, partition, st)
                 return []
             if offset <= st.last_offset:
                 self.counters["out_of_order"] += 1

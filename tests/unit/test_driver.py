@@ -71,6 +71,31 @@ def test_replay_after_restart_counts_every_event_once(n: int) -> None:
     assert d2.counters["replayed"] == n and d2.counters["processed"] == 0
 
 
+def test_a_replay_writes_the_state_again_for_a_changelog_that_missed_it() -> None:
+    """CI, tests/durability/test_kill9.py: a kill -9 after the batch's RocksDB writes, before
+    its changelog records reached the broker (the input stays uncommitted). The restarted
+    worker read the states back from RocksDB, skipped the re-read events as replays and wrote
+    nothing: the changelog, from which any other worker recovers, never had the two customers
+    (expected 1 event, got 0). A replay rewrites the state it skipped, once per batch."""
+    events = [*benign_events(3, customer_id="a"), *benign_events(2, customer_id="b")]
+    d = Driver()
+    _feed(d, events)
+    local = _stored(d)  # what RocksDB holds; the changelog has none of it
+    d2 = Driver(get=local.get)
+    _feed(d2, events)
+    assert d2.counters["replayed"] == 5 and d2.counters["processed"] == 0
+    changelog = _stored(d2)
+    assert {"a", "b"} <= set(changelog)
+    from streamer.core import codec
+    from streamer.core.customer import CustomerState
+
+    assert codec.decode(changelog["a"], CustomerState).events_total == 3
+    assert codec.decode(changelog["b"], CustomerState).events_total == 2
+    # a replay of what this process handled itself needs no rewrite
+    _feed(d2, events)
+    assert not {"a", "b"} & set(_stored(d2))
+
+
 def test_a_record_skipped_by_a_process_that_died_is_processed_after_the_restart() -> None:
     """The consumer skipped offset 10 (Faust around a rebalance) and the process died before
     fetching it again: the restarted worker reads from the commit (<= 10) and must process it,
