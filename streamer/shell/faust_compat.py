@@ -15,7 +15,8 @@ What is here and why:
   over the acknowledged, committed and handed-over offsets (unit-tested case by case); records
   fetched again after a seek are let through instead of dropped, and a record that was handed
   over but not acknowledged while later ones were is fetched again, from its offset — only
-  while its partition is still assigned. Installed when the worker starts (Faust's
+  while its partition is still assigned, and not again before it has been handed over again
+  (:func:`refetch_holes`). Installed when the worker starts (Faust's
   ``on_worker_init``), never on import.
 * The same patch bounds the consumer's fetch wait to :data:`FETCH_MAX_WAIT_MS`: Faust
   hard-codes 1.5 s, and aiokafka's one fetch in flight per broker, for the partitions holding
@@ -56,6 +57,10 @@ TESTED_MINOR = "0.15"
 #: a record handed over, not acknowledged while later ones of its partition were, for this
 #: long, is taken as dropped by Faust and fetched again
 HOLE_GRACE_S = 2.0
+#: a record fetched again is not fetched again a second time before it has been handed over
+#: (or this long has passed): the re-fetch joins the back of the fetch queue and waits behind
+#: the stream's buffer, which in a backlog takes longer than ``HOLE_GRACE_S``
+REFETCH_BACKSTOP_S = 30.0
 log = logging.getLogger("streamer.faust_compat")
 
 
@@ -139,22 +144,42 @@ def holes(acked: Iterable[int], handed: Set[int]) -> list[int]:
     return sorted(o for o in handed if o < top and o not in done)
 
 
+def awaited_refetches(consumer: Any) -> dict[Any, int]:
+    """Partition -> the offset :func:`refetch_holes` sought to and that has not been handed
+    over again since (the patched ``getmany`` clears it when it is)."""
+    awaited: dict[Any, int] = consumer.__dict__.setdefault("_streamer_awaited", {})
+    return awaited
+
+
 def refetch_holes(consumer: Any, tp: Any, acked: Iterable[int], seen: Set[int],
                   now: float) -> int | None:
     """Seek ``tp`` back to a record Faust dropped (handed over, never acknowledged while
     later ones were, for ``HOLE_GRACE_S``) — only while ``tp`` is still assigned. Returns
-    the offset sought to, if any."""
+    the offset sought to, if any.
+
+    Once sought, the hole is not sought again until the record has been handed over again
+    (and dropped again) or ``REFETCH_BACKSTOP_S`` has passed. A seek drops the partition's
+    fetched records and its new fetch queues behind the other partitions' and the stream's
+    buffer: in a backlog after a restart, re-seeking every ``HOLE_GRACE_S`` kept sending the
+    partition to the back of the queue, and it delivered nothing for 8-30 s (measured in
+    ``tests/durability/test_kill9.py``)."""
     missing = holes(acked, seen)
     first_seen: dict[Any, tuple[int, float]] = consumer.__dict__.setdefault(
         "_streamer_holes", {})
+    awaited = awaited_refetches(consumer)
     if not missing:
         first_seen.pop(tp, None)
+        awaited.pop(tp, None)
         return None
     hole, since = first_seen.get(tp, (missing[0], now))
     if hole != missing[0]:
         hole, since = missing[0], now
+        awaited.pop(tp, None)
     first_seen[tp] = (hole, since)
-    if now - since < HOLE_GRACE_S:
+    if awaited.get(tp) == hole:
+        if now - since < REFETCH_BACKSTOP_S:
+            return None
+    elif now - since < HOLE_GRACE_S:
         return None
     try:
         assigned = tp in consumer.assignment()
@@ -164,10 +189,21 @@ def refetch_holes(consumer: Any, tp: Any, acked: Iterable[int], seen: Set[int],
         first_seen.pop(tp, None)
         return None
     first_seen[tp] = (hole, now)
+    awaited[tp] = hole
     log.warning("%s offset %d was handed to the stream but never processed: fetching the "
                 "partition again from there", tp, hole)
     consumer.add_future(consumer.seek(tp, hole))
     return hole
+
+
+def handed_again(consumer: Any, tp: Any, now: float) -> None:
+    """The record :func:`refetch_holes` sought to was handed over again: if it is dropped
+    again, it is sought again after ``HOLE_GRACE_S`` from now."""
+    hole = awaited_refetches(consumer).pop(tp, None)
+    first_seen: dict[Any, tuple[int, float]] = consumer.__dict__.setdefault(
+        "_streamer_holes", {})
+    if hole is not None and tp in first_seen:
+        first_seen[tp] = (hole, now)
 
 
 def consumer_patch_installed() -> bool:
@@ -198,12 +234,15 @@ def install_consumer_patch() -> None:
         read_offset = self._read_offset
         changelogs = self.app.tables.changelog_topics
         seen = handed_over(self)
+        awaited = awaited_refetches(self)
         async for tp, message in original_getmany(self, timeout):
             if tp.topic not in changelogs:
                 last = read_offset.get(tp)
                 if last is not None and message.offset < last:
                     read_offset[tp] = message.offset  # fetched again after a seek: let it in
                 seen.setdefault(tp, set()).add(message.offset)
+                if awaited and awaited.get(tp) == message.offset:
+                    handed_again(self, tp, time.monotonic())
             yield tp, message
 
     async def _add_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:

@@ -65,6 +65,33 @@ def test_a_dropped_record_is_fetched_again_only_while_assigned() -> None:
     assert refetch_holes(gone, tp, acked, seen, now=10.0) is None and gone.sought == []
 
 
+def test_a_record_fetched_again_is_not_fetched_again_before_it_is_handed_over() -> None:
+    """Measured in tests/durability/test_kill9.py: after a restart with a backlog, the re-fetch
+    of a dropped record queued behind the other partitions and the stream's buffer for more
+    than the grace period; seeking again every 2 s dropped the partition's fetched records
+    each time, and it delivered nothing for 8-30 s."""
+    tp = ("t", 0)
+    c = StandIn({tp})
+    acked, seen = [10, 12], {10, 11, 12}
+    grace, backstop = faust_compat.HOLE_GRACE_S, faust_compat.REFETCH_BACKSTOP_S
+    refetch_holes(c, tp, acked, seen, now=0.0)
+    assert refetch_holes(c, tp, acked, seen, now=grace) == 11
+    # the re-fetch has not been handed over yet: no second seek, however often asked
+    for k in range(2, 10):
+        assert refetch_holes(c, tp, acked, seen, now=grace * k) is None
+    assert c.sought == [(tp, 11)]
+    # handed over again, and dropped again: sought again after the grace period from then
+    faust_compat.handed_again(c, tp, now=20.0)
+    assert refetch_holes(c, tp, acked, seen, now=20.0 + grace / 2) is None
+    assert refetch_holes(c, tp, acked, seen, now=20.0 + grace) == 11
+    # never handed over again (the seek was lost): sought again after the backstop
+    assert refetch_holes(c, tp, acked, seen, now=20.0 + grace + backstop / 2) is None
+    assert refetch_holes(c, tp, acked, seen, now=20.0 + grace + backstop) == 11
+    # processed at last: nothing is awaited any more
+    assert refetch_holes(c, tp, [10, 11, 12], seen, now=100.0) is None
+    assert faust_compat.awaited_refetches(c) == {}
+
+
 def test_untested_faust_versions_are_refused() -> None:
     faust_compat.check_version("0.15.9")
     with pytest.raises(ConfigError):
