@@ -85,9 +85,13 @@ def step_token(state: TokenState, signal: ClusterSignal) -> tuple[TokenState, li
                                                    account_risk=signal.account_risk)
     else:
         m.last_ts_ms = max(m.last_ts_ms, signal.ts_ms)
+        if signal.requests >= m.requests:
+            # An older signal (fewer of the member's requests behind it: re-delivered after a
+            # restart, as the consumer does below its commit) does not take the newer one's
+            # evidence back.
+            m.evidence = signal.content_evidence
+            m.account_risk = signal.account_risk
         m.requests = max(m.requests, signal.requests)
-        m.evidence = signal.content_evidence
-        m.account_risk = signal.account_risk
     state.prune(signal.ts_ms)
     suspicious = {c: m for c, m in state.members.items() if m.evidence >= SUSPICIOUS}
     if len(suspicious) < MIN_MEMBERS:

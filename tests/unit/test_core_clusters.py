@@ -201,6 +201,21 @@ def test_members_are_told_when_evidence_grows_not_on_every_signal() -> None:
     assert rounds[1:] == [[], [], [], []]
 
 
+def test_a_re_delivered_older_signal_does_not_take_a_members_evidence_back() -> None:
+    """Measured on the real broker (tests/durability/test_kill9.py, worker log): after a
+    restart the consumer handed the cluster stage signals again from below its commit. The
+    member's evidence went back to the older signal's until its next one."""
+    state = TokenState()
+    step_token(state, signal("c1", T0, requests=10, evidence=0.9, account_risk=0.8))
+    step_token(state, signal("c1", T0 + MINUTE, requests=20, evidence=0.2, account_risk=0.1))
+    step_token(state, signal("c1", T0, requests=10, evidence=0.9, account_risk=0.8))  # again
+    m = state.members["c1"]
+    assert (m.evidence, m.account_risk, m.requests) == (0.2, 0.1, 20)
+    # a newer signal still moves it, and so does one as new (the same signal twice)
+    step_token(state, signal("c1", T0 + 2 * MINUTE, requests=20, evidence=0.5))
+    assert state.members["c1"].evidence == 0.5
+
+
 def test_ttl_pruning_forgets_members_after_6h_of_event_time() -> None:
     state = TokenState()
     for i in range(4):
