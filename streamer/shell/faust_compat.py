@@ -144,11 +144,13 @@ def holes(acked: Iterable[int], handed: Set[int]) -> list[int]:
     return sorted(o for o in handed if o < top and o not in done)
 
 
-def awaited_refetches(consumer: Any) -> dict[Any, int]:
-    """Partition -> the offset :func:`refetch_holes` sought to and that has not been handed
-    over again since (the patched ``getmany`` clears it when it is)."""
-    awaited: dict[Any, int] = consumer.__dict__.setdefault("_streamer_awaited", {})
-    return awaited
+def tracked_holes(consumer: Any) -> dict[Any, tuple[int, float, bool]]:
+    """Partition -> (the hole it waits for, since when, whether it was sought to and not
+    handed over again since): :func:`refetch_holes` keeps it, the patched ``getmany`` clears
+    the flag when the record comes again."""
+    tracked: dict[Any, tuple[int, float, bool]] = consumer.__dict__.setdefault(
+        "_streamer_holes", {})
+    return tracked
 
 
 def refetch_holes(consumer: Any, tp: Any, acked: Iterable[int], seen: Set[int],
@@ -164,46 +166,37 @@ def refetch_holes(consumer: Any, tp: Any, acked: Iterable[int], seen: Set[int],
     partition to the back of the queue, and it delivered nothing for 8-30 s (measured in
     ``tests/durability/test_kill9.py``)."""
     missing = holes(acked, seen)
-    first_seen: dict[Any, tuple[int, float]] = consumer.__dict__.setdefault(
-        "_streamer_holes", {})
-    awaited = awaited_refetches(consumer)
+    tracked = tracked_holes(consumer)
     if not missing:
-        first_seen.pop(tp, None)
-        awaited.pop(tp, None)
+        tracked.pop(tp, None)
         return None
-    hole, since = first_seen.get(tp, (missing[0], now))
+    hole, since, sought = tracked.get(tp, (missing[0], now, False))
     if hole != missing[0]:
-        hole, since = missing[0], now
-        awaited.pop(tp, None)
-    first_seen[tp] = (hole, since)
-    if awaited.get(tp) == hole:
-        if now - since < REFETCH_BACKSTOP_S:
-            return None
-    elif now - since < HOLE_GRACE_S:
+        hole, since, sought = missing[0], now, False
+    tracked[tp] = (hole, since, sought)
+    if now - since < (REFETCH_BACKSTOP_S if sought else HOLE_GRACE_S):
         return None
     try:
         assigned = tp in consumer.assignment()
     except Exception:  # the consumer is being rebuilt: try again at the next commit
         return None
     if not assigned:
-        first_seen.pop(tp, None)
+        tracked.pop(tp, None)
         return None
-    first_seen[tp] = (hole, now)
-    awaited[tp] = hole
+    tracked[tp] = (hole, now, True)
     log.warning("%s offset %d was handed to the stream but never processed: fetching the "
                 "partition again from there", tp, hole)
     consumer.add_future(consumer.seek(tp, hole))
     return hole
 
 
-def handed_again(consumer: Any, tp: Any, now: float) -> None:
-    """The record :func:`refetch_holes` sought to was handed over again: if it is dropped
-    again, it is sought again after ``HOLE_GRACE_S`` from now."""
-    hole = awaited_refetches(consumer).pop(tp, None)
-    first_seen: dict[Any, tuple[int, float]] = consumer.__dict__.setdefault(
-        "_streamer_holes", {})
-    if hole is not None and tp in first_seen:
-        first_seen[tp] = (hole, now)
+def handed_again(tracked: dict[Any, tuple[int, float, bool]], tp: Any, offset: int,
+                 now: float) -> None:
+    """``offset`` of ``tp`` was handed over: if it is the hole sought to, a new drop of it is
+    sought again ``HOLE_GRACE_S`` from now."""
+    hole = tracked.get(tp)
+    if hole is not None and hole[2] and hole[0] == offset:
+        tracked[tp] = (offset, now, False)
 
 
 def consumer_patch_installed() -> bool:
@@ -234,15 +227,15 @@ def install_consumer_patch() -> None:
         read_offset = self._read_offset
         changelogs = self.app.tables.changelog_topics
         seen = handed_over(self)
-        awaited = awaited_refetches(self)
+        tracked = tracked_holes(self)
         async for tp, message in original_getmany(self, timeout):
             if tp.topic not in changelogs:
                 last = read_offset.get(tp)
                 if last is not None and message.offset < last:
                     read_offset[tp] = message.offset  # fetched again after a seek: let it in
                 seen.setdefault(tp, set()).add(message.offset)
-                if awaited and awaited.get(tp) == message.offset:
-                    handed_again(self, tp, time.monotonic())
+                if tracked:
+                    handed_again(tracked, tp, message.offset, time.monotonic())
             yield tp, message
 
     async def _add_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:

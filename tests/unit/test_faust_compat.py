@@ -81,15 +81,18 @@ def test_a_record_fetched_again_is_not_fetched_again_before_it_is_handed_over() 
         assert refetch_holes(c, tp, acked, seen, now=grace * k) is None
     assert c.sought == [(tp, 11)]
     # handed over again, and dropped again: sought again after the grace period from then
-    faust_compat.handed_again(c, tp, now=20.0)
+    tracked = faust_compat.tracked_holes(c)
+    faust_compat.handed_again(tracked, tp, 12, now=19.0)  # another record: still awaited
+    assert refetch_holes(c, tp, acked, seen, now=19.0) is None and len(c.sought) == 1
+    faust_compat.handed_again(tracked, tp, 11, now=20.0)
     assert refetch_holes(c, tp, acked, seen, now=20.0 + grace / 2) is None
     assert refetch_holes(c, tp, acked, seen, now=20.0 + grace) == 11
     # never handed over again (the seek was lost): sought again after the backstop
     assert refetch_holes(c, tp, acked, seen, now=20.0 + grace + backstop / 2) is None
     assert refetch_holes(c, tp, acked, seen, now=20.0 + grace + backstop) == 11
-    # processed at last: nothing is awaited any more
+    # processed at last: nothing is tracked any more
     assert refetch_holes(c, tp, [10, 11, 12], seen, now=100.0) is None
-    assert faust_compat.awaited_refetches(c) == {}
+    assert tracked == {}
 
 
 def test_untested_faust_versions_are_refused() -> None:
